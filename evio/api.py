@@ -1,0 +1,112 @@
+"""The public functions: read, write, open, convert, info, formats."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import registry
+from ._atomic import check_destination
+from .events import as_events
+from .formats.base import DEFAULT_CHUNK_SIZE, EventReader, EventWriter
+from .formats._store import path_size
+
+
+def open(path: str | os.PathLike, mode: str = "r", *, format: str | None = None, **options):
+    """Open an event file or store.
+
+    ``mode="r"`` returns an :class:`~evio.formats.base.EventReader` (``.sensor_size``, ``.meta``,
+    ``len()`` where known, iteration over chunks, ``.read()``, ``.time_window(t0, t1)``).
+    ``mode="w"`` returns an :class:`~evio.formats.base.EventWriter`; pass ``sensor_size=(W, H)``
+    and ``meta={...}``, call ``.write(chunk)`` repeatedly; the file appears only when it closes
+    without error. ``format`` overrides the suffix (see :func:`formats`).
+    """
+    if mode == "r":
+        return registry.resolve_read(path, format).reader(path, **options)
+    if mode == "w":
+        spec = registry.resolve_write(path, format)
+        check_destination(path)
+        return spec.writer(path, **options)
+    raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+
+
+def read(path: str | os.PathLike, *, format: str | None = None, **options) -> np.ndarray:
+    """All events of a file as an ``EVENT_DTYPE`` array."""
+    with open(path, "r", format=format, **options) as reader:
+        return reader.read()
+
+
+def write(path: str | os.PathLike, events, sensor_size=None, *, format: str | None = None,
+          meta: dict | None = None, **options) -> Path:
+    """Write events (any array :func:`evio.as_events` accepts) to ``path`` atomically."""
+    events = as_events(events)
+    with open(path, "w", format=format, sensor_size=sensor_size, meta=meta, **options) as writer:
+        for a in range(0, max(len(events), 1), DEFAULT_CHUNK_SIZE):
+            writer.write(events[a:a + DEFAULT_CHUNK_SIZE])
+    return Path(path)
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str | None = None,
+            dst_format: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+            sensor_size=None, read_options: dict | None = None, progress: Callable[[int], None] | None = None,
+            **write_options) -> Path:
+    """Stream ``src`` into ``dst`` chunk by chunk (bounded memory); ``dst`` appears only on success.
+
+    Metadata (sensor size, time unit, …) is carried over; ``sensor_size`` overrides it.
+    ``progress`` is called with the number of events in each chunk written.
+    """
+    registry.resolve_write(dst, dst_format)
+    check_destination(dst)
+    with open(src, "r", format=src_format, chunk_size=chunk_size, **(read_options or {})) as reader:
+        if Path(dst).resolve() == Path(src).resolve():
+            raise ValueError(f"source and destination are the same path: {src}")
+        meta = dict(reader.meta)
+        with open(dst, "w", format=dst_format, sensor_size=sensor_size or meta.pop("sensor_size", None),
+                  meta=meta, **write_options) as writer:
+            for chunk in reader:
+                writer.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    return Path(dst)
+
+
+def info(path: str | os.PathLike, *, format: str | None = None, **options) -> dict:
+    """Summary of a file: format, version, sensor size, event count, t range, ON ratio, size on disk."""
+    with open(path, "r", format=format, **options) as reader:
+        s = reader.summary()
+        meta = {k: v for k, v in reader.meta.items() if k not in ("format", "sensor_size", "time_unit")}
+        out = {
+            "path": str(path),
+            "format": reader.format_name,
+            "version": reader.version,
+            "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
+            "event_count": s.count,
+            "t_min": s.t_min,
+            "t_max": s.t_max,
+            "duration": None if s.count == 0 else s.t_max - s.t_min,
+            "time_unit": reader.meta.get("time_unit", "us"),
+            "on_count": s.on,
+            "on_ratio": (s.on / s.count) if s.count else None,
+            "sorted_by_t": s.is_sorted,
+            "time_index": bool(getattr(reader, "has_time_index", False)),
+            "size_bytes": path_size(path),
+            "meta": meta,
+        }
+        if out["sensor_size"] is None and s.count and s.x_max >= 0:
+            out["sensor_size_inferred"] = [s.x_max + 1, s.y_max + 1]
+        return out
+
+
+def formats() -> list[dict]:
+    """The registered formats: name, description, suffixes, read/write support."""
+    return [
+        {"name": s.name, "description": s.description, "suffixes": list(s.suffixes),
+         "read": s.can_read, "write": s.can_write}
+        for s in registry.all_formats()
+    ]
+
+
+__all__ = ["open", "read", "write", "convert", "info", "formats", "EventReader", "EventWriter"]

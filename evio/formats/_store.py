@@ -1,0 +1,345 @@
+"""Chunked, compressed, time-indexed event stores (the shared logic of HDF5 and zarr).
+
+Layout (DSEC-style, see docs/formats/hdf5.md)::
+
+    events/t   int64   t - t_offset (µs, or timestep index)
+    events/x   uint16  pixels
+    events/y   uint16  pixels
+    events/p   uint8   1 = ON, 0 = OFF
+    t_offset   int64   scalar, added to events/t on read
+    ms_to_idx  uint64  ms_to_idx[m] = first event with t - t_offset >= m * 1000, last entry = event count
+               (named ``time_index`` with attribute ``time_index_bin_width`` when a coarser bin was needed)
+
+Root attributes: ``sensor_size`` [W, H], ``time_unit``, ``event_count``, ``on_count``, ``t_min``,
+``t_max``, ``sorted_by_t``, ``evio_meta`` (all metadata as JSON), ``evio_layout``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import FormatError
+from ..events import FIELDS, empty_events, from_fields
+from ..kernels.summary import Summary
+from ..kernels.time_index import DEFAULT_BIN_WIDTH, TimeIndexBuilder, window_bounds
+from .base import DEFAULT_CHUNK_SIZE, EventReader, EventWriter
+
+LAYOUT = "evio-events-1"
+DEFAULT_CHUNK_LENGTH = 1 << 18
+_STORED_DTYPES = {"t": np.dtype("<i8"), "x": np.dtype("<u2"), "y": np.dtype("<u2"), "p": np.dtype("u1")}
+_DEFAULT_FIELDS = {f: f"events/{f}" for f in FIELDS}
+
+
+class StoreReader(EventReader):
+    """Reads an event store; subclasses provide ``_open_root`` and may add ``_verify``."""
+
+    def __init__(self, path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, fields: dict | None = None):
+        super().__init__(path, chunk_size=chunk_size)
+        self._root = None
+        try:
+            self._root = self._open_root()
+            self._setup(fields)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- backend hooks ---------------------------------------------------------------------
+    def _open_root(self):
+        raise NotImplementedError
+
+    def _verify(self, arrays: dict) -> None:
+        """Extra integrity checks on an evio-written store (e.g. that every chunk exists)."""
+
+    def _close_root(self) -> None:
+        pass
+
+    # -- layout ----------------------------------------------------------------------------
+    def _contains(self, name: str) -> bool:
+        try:
+            return name in self._root
+        except Exception:
+            return False
+
+    def _pick_fields(self, fields: dict | None) -> dict:
+        if fields is not None:
+            unknown = set(fields) - set(FIELDS)
+            if unknown:
+                raise ValueError(f"fields= maps t, x, y, p to dataset paths; unknown keys {sorted(unknown)}")
+            mapping = {**_DEFAULT_FIELDS, **fields}
+        elif all(self._contains(f"events/{f}") for f in FIELDS):
+            mapping = dict(_DEFAULT_FIELDS)
+        elif all(self._contains(f) for f in FIELDS):
+            mapping = {f: f for f in FIELDS}
+        else:
+            if self._contains("CD/events"):
+                raise FormatError(
+                    "Prophesee HDF5 (CD/events, ECF codec) is not supported; convert it with Metavision tools", self.path
+                )
+            raise FormatError(
+                "no events found: expected datasets events/t, events/x, events/y, events/p "
+                "(or t, x, y, p at the top level; pass fields={...} for other layouts)",
+                self.path,
+            )
+        missing = [p for p in mapping.values() if not self._contains(p)]
+        if missing:
+            raise FormatError(f"missing datasets {missing}", self.path)
+        return mapping
+
+    def _setup(self, fields) -> None:
+        mapping = self._pick_fields(fields)
+        arrays = {f: self._root[path] for f, path in mapping.items()}
+        lengths = {}
+        for f, arr in arrays.items():
+            if len(arr.shape) != 1:
+                raise FormatError(f"dataset {mapping[f]} must be 1-D, has shape {arr.shape}", self.path)
+            if arr.dtype.kind not in "biu":
+                raise FormatError(f"dataset {mapping[f]} must hold integers, has dtype {arr.dtype}", self.path)
+            lengths[f] = int(arr.shape[0])
+        if len(set(lengths.values())) != 1:
+            raise FormatError(f"event datasets have different lengths {lengths}", self.path)
+        self._arrays = arrays
+        self.count = lengths["t"]
+        attrs = dict(self._root.attrs)
+        self._attrs = attrs
+        self._evio_written = attrs.get("evio_layout") == LAYOUT
+        self.version = LAYOUT if self._evio_written else "foreign layout"
+        if self._evio_written:
+            declared = int(attrs.get("event_count", -1))
+            if declared != self.count:
+                raise FormatError(
+                    f"truncated or damaged store: attribute event_count={declared} but datasets hold {self.count}",
+                    self.path,
+                )
+            self._verify(arrays)
+        self.t_offset = self._read_t_offset()
+        meta = {}
+        if "evio_meta" in attrs:
+            try:
+                meta = json.loads(_as_str(attrs["evio_meta"]))
+            except (TypeError, ValueError):
+                raise FormatError("attribute evio_meta is not valid JSON", self.path) from None
+            if not isinstance(meta, dict):
+                raise FormatError("attribute evio_meta is not a JSON object", self.path)
+        if "sensor_size" in attrs:
+            meta["sensor_size"] = [int(v) for v in np.asarray(attrs["sensor_size"]).ravel()[:2]]
+        if "time_unit" in attrs:
+            meta["time_unit"] = _as_str(attrs["time_unit"])
+        self.meta.update(meta)
+        self.meta["format"] = self.format_name
+        self._index, self._bin_width = self._load_index()
+
+    def _read_t_offset(self) -> int:
+        if not self._contains("t_offset"):
+            return 0
+        value = np.asarray(self._root["t_offset"][()])
+        if value.size != 1 or value.dtype.kind not in "iu":
+            raise FormatError(f"t_offset must be one integer, got {value!r}", self.path)
+        return int(value.ravel()[0])
+
+    def _load_index(self):
+        if self._contains("ms_to_idx"):
+            name, width = "ms_to_idx", DEFAULT_BIN_WIDTH
+        elif self._contains("time_index"):
+            name, width = "time_index", int(self._attrs.get("time_index_bin_width", 0))
+        else:
+            return None, None
+        index = np.asarray(self._root[name][...])
+        if index.ndim != 1 or index.dtype.kind not in "iu" or width <= 0 or len(index) == 0:
+            raise FormatError(f"damaged time index {name}", self.path)
+        index = index.astype(np.int64)
+        if index[0] < 0 or np.any(np.diff(index) < 0) or index[-1] > self.count:
+            raise FormatError(f"damaged time index {name}: not non-decreasing within 0..{self.count}", self.path)
+        if index[-1] != self.count:
+            index = np.append(index, self.count)
+        return index, width
+
+    # -- reading -----------------------------------------------------------------------------
+    def _read_field(self, f: str, a: int, b: int) -> np.ndarray:
+        try:
+            return np.asarray(self._arrays[f][a:b])
+        except Exception as exc:
+            raise FormatError(f"cannot read {f}[{a}:{b}] ({type(exc).__name__}: {exc})", self.path) from None
+
+    def _read_range(self, a: int, b: int) -> np.ndarray:
+        if b <= a:
+            return empty_events()
+        t = self._read_field("t", a, b).astype(np.int64, copy=False)
+        if self.t_offset:
+            t = t + np.int64(self.t_offset)
+        return from_fields(t, *(self._read_field(f, a, b) for f in "xyp"), source=self.path)
+
+    def _chunks(self, size: int) -> Iterator[np.ndarray]:
+        for a in range(0, self.count, size):
+            yield self._read_range(a, min(a + size, self.count))
+
+    def read(self) -> np.ndarray:
+        return self._read_range(0, self.count)
+
+    def _first_at_or_after(self, tq: int, lo: int, hi: int) -> int:
+        if hi <= lo:
+            return lo
+        t = self._read_field("t", lo, hi).astype(np.int64, copy=False) + np.int64(self.t_offset)
+        return lo + int(np.searchsorted(t, np.int64(tq), side="left"))
+
+    def time_window(self, t0: int, t1: int) -> np.ndarray:
+        """Events with ``t0 <= t < t1``; with a time index only the chunks around the window are read."""
+        t0, t1 = int(t0), int(t1)
+        if self._index is None:
+            return super().time_window(t0, t1)
+        if t1 <= t0:
+            return empty_events()
+        lo0, hi0, lo1, hi1 = window_bounds(self._index, self._bin_width, self.t_offset, t0, t1)
+        i0 = self._first_at_or_after(t0, lo0, hi0)
+        i1 = self._first_at_or_after(t1, max(lo1, i0), hi1)
+        return self._read_range(i0, i1)
+
+    @property
+    def has_time_index(self) -> bool:
+        return self._index is not None
+
+    def summary(self) -> Summary:
+        a = self._attrs
+        if self._evio_written and all(k in a for k in ("on_count", "t_min", "t_max", "sorted_by_t")):
+            s = Summary()
+            s.count = self.count
+            if self.count:
+                s.on = int(a["on_count"])
+                s.t_min, s.t_max = int(a["t_min"]), int(a["t_max"])
+            s.is_sorted = bool(a["sorted_by_t"])
+            return s
+        return super().summary()
+
+    def close(self) -> None:
+        if self._root is not None:
+            self._close_root()
+            self._root = None
+
+
+class StoreWriter(EventWriter):
+    """Writes an event store; subclasses provide the backend hooks below."""
+
+    def __init__(self, path, *, sensor_size=None, meta=None, chunk_length: int = DEFAULT_CHUNK_LENGTH,
+                 compression="default", time_index: bool = True):
+        super().__init__(path, sensor_size=sensor_size, meta=meta)
+        if int(chunk_length) < 1:
+            raise ValueError(f"chunk_length must be >= 1, got {chunk_length}")
+        self.chunk_length = int(chunk_length)
+        self.compression = compression
+        self._want_index = bool(time_index)
+        self._index: TimeIndexBuilder | None = None
+        self._t_offset: int | None = None
+        self._pending: list[np.ndarray] = []
+        self._pending_count = 0
+        self._root = self._create_root()
+        self._arrays = {f: self._create_array(f"events/{f}", _STORED_DTYPES[f]) for f in FIELDS}
+
+    # -- backend hooks -----------------------------------------------------------------------
+    def _create_root(self):
+        raise NotImplementedError
+
+    def _create_array(self, name: str, dtype: np.dtype):
+        raise NotImplementedError
+
+    def _append(self, arr, data: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _write_value(self, name: str, data: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _set_attrs(self, attrs: dict) -> None:
+        raise NotImplementedError
+
+    def _close_root(self) -> None:
+        pass
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write(self, events: np.ndarray) -> None:
+        if not len(events):
+            return
+        if self._t_offset is None:
+            self._t_offset = int(events["t"][0])
+            if self._want_index:
+                self._index = TimeIndexBuilder(self._t_offset)
+        if self._index is not None:
+            if self.summary.is_sorted:
+                self._index.add(events["t"])
+            else:
+                self._index = None
+        self._pending.append(events)
+        self._pending_count += len(events)
+        if self._pending_count >= self.chunk_length:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        if not self._pending:
+            return
+        events = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        keep = 0 if final else len(events) % self.chunk_length
+        out, rest = events[: len(events) - keep], events[len(events) - keep :]
+        self._pending = [rest] if keep else []
+        self._pending_count = keep
+        if not len(out):
+            return
+        t_rel = out["t"] - np.int64(self._t_offset)
+        self._append(self._arrays["t"], t_rel)
+        self._append(self._arrays["x"], np.ascontiguousarray(out["x"]))
+        self._append(self._arrays["y"], np.ascontiguousarray(out["y"]))
+        self._append(self._arrays["p"], np.ascontiguousarray(out["p"]).view(np.uint8))
+
+    def _finish(self) -> None:
+        self._flush(final=True)
+        s = self.summary
+        self._write_value("t_offset", np.int64(self._t_offset or 0))
+        if self._index is not None and s.is_sorted:
+            index = self._index.finish()
+            if self._index.bin_width == DEFAULT_BIN_WIDTH:
+                self._write_value("ms_to_idx", index)
+            else:
+                self._write_value("time_index", index)
+        meta = self.final_meta()
+        attrs = {
+            "evio_layout": LAYOUT,
+            "event_count": s.count,
+            "on_count": s.on,
+            "sorted_by_t": bool(s.is_sorted),
+            "time_unit": meta.get("time_unit", "us"),
+            "evio_meta": json.dumps(meta),
+        }
+        if self._index is not None and s.is_sorted and self._index.bin_width != DEFAULT_BIN_WIDTH:
+            attrs["time_index_bin_width"] = self._index.bin_width
+        if s.count:
+            attrs["t_min"], attrs["t_max"] = s.t_min, s.t_max
+        if meta.get("sensor_size") is not None:
+            attrs["sensor_size"] = [int(v) for v in meta["sensor_size"]]
+        self._set_attrs(attrs)
+        self._close_root()
+        self._root = None
+
+    def _release(self) -> None:
+        if self._root is not None:
+            try:
+                self._close_root()
+            finally:
+                self._root = None
+
+
+def _as_str(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        value = value.item()
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return str(value)
+
+
+def path_size(path) -> int:
+    """Bytes on disk of a file, or of every file under a folder."""
+    if os.path.isdir(path):
+        return sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
+        )
+    return os.path.getsize(path)

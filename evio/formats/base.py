@@ -1,0 +1,231 @@
+"""Reader and writer base classes shared by every format."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .._atomic import AtomicDestination
+from ..errors import FormatError, LossWarning
+from ..events import EVENT_DTYPE, as_events, empty_events
+from ..kernels.summary import Summary
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+#: Metadata keys every reader fills: this file's format, sensor size ``(W, H)`` or None, time unit.
+STANDARD_META = ("format", "sensor_size", "time_unit")
+
+
+def clean_meta(meta: dict | None, sensor_size=None) -> dict:
+    """Metadata as stored by writers: JSON-compatible, ``format`` turned into ``source_format``."""
+    out = dict(meta or {})
+    fmt = out.pop("format", None)
+    if fmt is not None:
+        out.setdefault("source_format", fmt)
+    if sensor_size is not None:
+        out["sensor_size"] = sensor_size
+    if out.get("sensor_size") is not None:
+        out["sensor_size"] = _sensor_size(out["sensor_size"])
+    out.setdefault("time_unit", "us")
+    try:
+        json.loads(json.dumps(out))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
+    return json.loads(json.dumps(out))
+
+
+def _sensor_size(value) -> list[int]:
+    try:
+        w, h = (int(v) for v in value[:2])
+    except (TypeError, ValueError):
+        raise ValueError(f"sensor_size must be (width, height) in pixels, got {value!r}") from None
+    if not (0 < w <= 65536 and 0 < h <= 65536):
+        raise ValueError(f"sensor_size must be (width, height) within 1..65536, got {value!r}")
+    return [w, h]
+
+
+class EventReader:
+    """Reads one file or store. Iterate for chunks of events in bounded memory.
+
+    Subclasses set ``self.meta`` and ``self.count`` in ``__init__`` and implement ``_chunks``.
+    """
+
+    format_name = "?"
+
+    def __init__(self, path: str | os.PathLike, *, chunk_size: int = DEFAULT_CHUNK_SIZE):
+        self.path = Path(path)
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.chunk_size = int(chunk_size)
+        self.meta: dict = {"format": self.format_name, "sensor_size": None, "time_unit": "us"}
+        self.count: int | None = None
+        #: Format version or layout of this file, e.g. ``"npy 1.0"``; None where the format has none.
+        self.version: str | None = None
+
+    @property
+    def sensor_size(self) -> tuple[int, int] | None:
+        """``(W, H)`` in pixels, or None when the file does not say."""
+        size = self.meta.get("sensor_size")
+        return None if size is None else (int(size[0]), int(size[1]))
+
+    def __len__(self) -> int:
+        if self.count is None:
+            raise TypeError(f"{self.format_name} files do not record their event count; use evio.info()")
+        return self.count
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.chunks()
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[np.ndarray]:
+        """Yield ``EVENT_DTYPE`` arrays of at most ``chunk_size`` events, in file order."""
+        size = self.chunk_size if chunk_size is None else int(chunk_size)
+        if size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        for chunk in self._chunks(size):
+            if len(chunk):
+                yield chunk
+
+    def _chunks(self, size: int) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def read(self) -> np.ndarray:
+        """All events at once."""
+        parts = list(self.chunks())
+        if not parts:
+            return empty_events()
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def time_window(self, t0: int, t1: int) -> np.ndarray:
+        """Events with ``t0 <= t < t1``, in file order. This generic version scans every chunk."""
+        t0, t1 = int(t0), int(t1)
+        parts = [c[(c["t"] >= t0) & (c["t"] < t1)] for c in self.chunks()]
+        parts = [p for p in parts if len(p)]
+        return np.concatenate(parts) if parts else empty_events()
+
+    def summary(self) -> Summary:
+        """Statistics over all events (one streaming pass)."""
+        s = Summary()
+        for chunk in self.chunks():
+            s.update(chunk)
+        return s
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        n = "?" if self.count is None else self.count
+        return f"<{type(self).__name__} {str(self.path)!r} events={n} sensor_size={self.sensor_size}>"
+
+
+class EventWriter:
+    """Writes one file or store atomically: nothing appears at ``path`` unless :meth:`close` succeeds.
+
+    Call :meth:`write` with chunks of events (any array :func:`evio.events.as_events` accepts).
+    """
+
+    format_name = "?"
+    #: Metadata keys this format can store; others are dropped with a :class:`LossWarning`.
+    stores_meta: tuple[str, ...] | None = None
+
+    def __init__(self, path: str | os.PathLike, *, sensor_size=None, meta: dict | None = None):
+        self.meta = clean_meta(meta, sensor_size)
+        self.path = Path(path)
+        self._dest = AtomicDestination(self.path)
+        self.summary = Summary()
+        self._closed = False
+        self._check_meta_loss()
+
+    @property
+    def tmp_path(self) -> Path:
+        return self._dest.tmp
+
+    def _check_meta_loss(self) -> None:
+        if self.stores_meta is None:
+            return
+        lost = sorted(k for k, v in self.meta.items() if k not in self.stores_meta and v is not None)
+        lost = [k for k in lost if not (k == "time_unit" and self.meta[k] == "us")]
+        if lost:
+            warnings.warn(
+                f"{self.path}: the {self.format_name} format cannot store metadata {lost}; it is dropped",
+                LossWarning,
+                stacklevel=4,
+            )
+
+    def write(self, events) -> None:
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        events = as_events(events)
+        self.summary.update(events)
+        size = self.meta.get("sensor_size")
+        if size is not None and (self.summary.x_max >= size[0] or self.summary.y_max >= size[1]):
+            raise ValueError(
+                f"{self.path}: events reach x={self.summary.x_max}, y={self.summary.y_max}, "
+                f"outside sensor_size (W={size[0]}, H={size[1]})"
+            )
+        self._write(events)
+
+    def _write(self, events: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Flush and close the temporary output (called once, before the rename)."""
+
+    def _release(self) -> None:
+        """Close open handles without finishing (called before the temporary output is removed)."""
+
+    def final_meta(self) -> dict:
+        """Metadata to store at close; sensor size inferred from the data when none was given."""
+        meta = dict(self.meta)
+        if meta.get("sensor_size") is None and self.summary.count:
+            meta["sensor_size"] = list(self.summary.inferred_sensor_size)
+            meta["sensor_size_inferred"] = True
+        return meta
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._finish()
+            self._dest.commit()
+        except BaseException:
+            self._release()
+            self._dest.discard()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._closed:
+            return
+        self._closed = True
+        self._release()
+        self._dest.discard()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self):
+        if not getattr(self, "_closed", True):
+            try:
+                self.abort()
+            except Exception:
+                pass
+
+
+__all__ = ["EventReader", "EventWriter", "DEFAULT_CHUNK_SIZE", "EVENT_DTYPE", "FormatError", "clean_meta"]

@@ -1,0 +1,121 @@
+"""HDF5 event store (``.h5``, ``.hdf5``): DSEC-style layout, chunked, compressed, time-indexed.
+
+Opens in plain h5py (``f["events/t"][:] + f["t_offset"][()]``) with the default ``lzf`` or
+``gzip`` compression; ``blosc-zstd``/``blosc-lz4`` need ``import hdf5plugin`` in the reader too.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import FormatError
+from ..registry import FormatSpec
+from ._store import StoreReader, StoreWriter
+
+MAGIC = b"\x89HDF\r\n\x1a\n"
+COMPRESSIONS = ("lzf", "gzip", "blosc-zstd", "blosc-lz4", None)
+
+
+def _h5py():
+    import h5py
+
+    return h5py
+
+
+def _compression_kwargs(compression, level):
+    if compression == "default":
+        compression = "lzf"
+    if compression is None or compression == "none":
+        return {}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4 if level is None else int(level), "shuffle": True}
+    if compression in ("blosc-zstd", "blosc-lz4"):
+        try:
+            import hdf5plugin
+        except ImportError:
+            raise ImportError(
+                f"compression={compression!r} needs hdf5plugin: pip install 'evio-toolkit[blosc]'"
+            ) from None
+        cname = compression.split("-")[1]
+        return dict(hdf5plugin.Blosc(cname=cname, clevel=3 if level is None else int(level),
+                                     shuffle=hdf5plugin.Blosc.BITSHUFFLE))
+    raise ValueError(f"unknown HDF5 compression {compression!r}; choose one of {COMPRESSIONS}")
+
+
+class HDF5Reader(StoreReader):
+    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
+
+    format_name = "hdf5"
+
+    def _open_root(self):
+        h5py = _h5py()
+        try:
+            import hdf5plugin  # noqa: F401  (registers Blosc & co. when installed)
+        except ImportError:
+            pass
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as exc:
+            msg = str(exc)
+            match = re.search(r"eof = (\d+)", msg)
+            if "truncated" in msg:
+                raise FormatError(f"truncated HDF5 file ({msg})", self.path,
+                                  int(match.group(1)) if match else None) from None
+            if "signature" in msg:
+                raise FormatError("not an HDF5 file (no HDF5 signature)", self.path, 0) from None
+            raise FormatError(f"cannot open HDF5 file ({msg})", self.path) from None
+
+    def _close_root(self) -> None:
+        self._root.close()
+
+
+class HDF5Writer(StoreWriter):
+    """Options: ``compression`` ('lzf' default, 'gzip', 'blosc-zstd', 'blosc-lz4', None),
+    ``compression_level``, ``chunk_length`` (events per chunk), ``time_index`` (bool)."""
+
+    format_name = "hdf5"
+
+    def __init__(self, path, *, compression="default", compression_level=None, **options):
+        self._filters = _compression_kwargs(compression, compression_level)
+        super().__init__(path, compression=compression, **options)
+
+    def _create_root(self):
+        return _h5py().File(self.tmp_path, "w", libver=("earliest", "latest"))
+
+    def _create_array(self, name, dtype):
+        return self._root.create_dataset(
+            name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(self.chunk_length,), **self._filters
+        )
+
+    def _append(self, arr, data):
+        n = arr.shape[0]
+        arr.resize((n + len(data),))
+        arr[n:] = data
+
+    def _write_value(self, name, data):
+        data = np.asarray(data)
+        if data.ndim == 0:
+            self._root.create_dataset(name, data=data)
+        else:
+            self._root.create_dataset(name, data=data, chunks=True, **self._filters)
+
+    def _set_attrs(self, attrs):
+        for key, value in attrs.items():
+            self._root.attrs[key] = value
+
+    def _close_root(self):
+        self._root.close()
+
+
+FORMAT = FormatSpec(
+    name="hdf5",
+    description="HDF5 event store (DSEC-style events/t,x,y,p + ms_to_idx), chunked and compressed",
+    suffixes=(".h5", ".hdf5"),
+    magic=(MAGIC,),
+    reader=HDF5Reader,
+    writer=HDF5Writer,
+)

@@ -1,0 +1,113 @@
+"""zarr v3 event store (``.zarr`` folder): the HDF5 store's layout, Blosc-zstd compressed, time-indexed.
+
+Readable with plain zarr-python: ``zarr.open_group(p)["events/t"][:] + zarr.open_group(p)["t_offset"][()]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ..registry import FormatSpec
+from ._store import StoreReader, StoreWriter
+
+COMPRESSIONS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", None)
+
+
+def _zarr():
+    import zarr
+
+    return zarr
+
+
+def _compressors(compression, level):
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    if compression == "default":
+        compression = "blosc-zstd"
+    if compression is None or compression == "none":
+        return None
+    if compression in ("blosc-zstd", "blosc-lz4"):
+        return BloscCodec(cname=compression.split("-")[1], clevel=3 if level is None else int(level),
+                          shuffle="bitshuffle")
+    if compression == "zstd":
+        return ZstdCodec(level=3 if level is None else int(level))
+    if compression == "gzip":
+        return GzipCodec(level=4 if level is None else int(level))
+    raise ValueError(f"unknown zarr compression {compression!r}; choose one of {COMPRESSIONS}")
+
+
+def _is_zarr_v3_folder(path) -> bool:
+    return (path / "zarr.json").is_file()
+
+
+class ZarrReader(StoreReader):
+    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
+
+    format_name = "zarr"
+
+    def _open_root(self):
+        if not self.path.is_dir():
+            raise FormatError("a zarr store is a folder, but this is a file", self.path, 0)
+        if not _is_zarr_v3_folder(self.path):
+            raise FormatError("not a zarr v3 store: zarr.json is missing", self.path)
+        zarr = _zarr()
+        try:
+            return zarr.open_group(store=str(self.path), mode="r", zarr_format=3)
+        except Exception as exc:
+            raise FormatError(f"cannot open zarr store ({type(exc).__name__}: {exc})", self.path) from None
+
+    def _verify(self, arrays):
+        for name, arr in arrays.items():
+            try:
+                have, want = arr.nchunks_initialized, arr.nchunks
+            except Exception as exc:
+                raise FormatError(f"cannot list chunks of {name} ({exc})", self.path) from None
+            if have != want:
+                raise FormatError(
+                    f"truncated zarr store: events/{name} has {have} of {want} chunks", self.path
+                )
+
+
+class ZarrWriter(StoreWriter):
+    """Options: ``compression`` ('blosc-zstd' default, 'blosc-lz4', 'zstd', 'gzip', None),
+    ``compression_level``, ``chunk_length`` (events per chunk), ``time_index`` (bool)."""
+
+    format_name = "zarr"
+
+    def __init__(self, path, *, compression="default", compression_level=None, **options):
+        self._codec = _compressors(compression, compression_level)
+        super().__init__(path, compression=compression, **options)
+
+    def _create_root(self):
+        return _zarr().open_group(store=str(self.tmp_path), mode="w", zarr_format=3)
+
+    def _create_array(self, name, dtype):
+        return self._root.create_array(
+            name, shape=(0,), dtype=dtype, chunks=(self.chunk_length,), fill_value=0,
+            compressors=self._codec, config={"write_empty_chunks": True},
+        )
+
+    def _append(self, arr, data):
+        arr.append(data)
+
+    def _write_value(self, name, data):
+        data = np.asarray(data)
+        arr = self._root.create_array(name, shape=data.shape, dtype=data.dtype, compressors=self._codec,
+                                      config={"write_empty_chunks": True},
+                                      **({} if data.ndim == 0 else {"chunks": (max(1, min(len(data), 1 << 20)),)}))
+        arr[...] = data
+
+    def _set_attrs(self, attrs):
+        self._root.attrs.update(attrs)
+
+
+FORMAT = FormatSpec(
+    name="zarr",
+    description="zarr v3 event store (events/t,x,y,p + ms_to_idx), chunked, Blosc-zstd compressed",
+    suffixes=(".zarr",),
+    directory=True,
+    sniff=_is_zarr_v3_folder,
+    reader=ZarrReader,
+    writer=ZarrWriter,
+)

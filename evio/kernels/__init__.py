@@ -1,0 +1,1 @@
+"""Numba kernels on plain arrays, independent of any file format."""

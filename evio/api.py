@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,12 +26,23 @@ def open(path: str | os.PathLike, mode: str = "r", *, format: str | None = None,
     without error. ``format`` overrides the suffix (see :func:`formats`).
     """
     if mode == "r":
-        return registry.resolve_read(path, format).reader(path, **options)
+        spec = registry.resolve_read(path, format)
+        return _construct(spec.reader, spec.name, "reader", path, options)
     if mode == "w":
         spec = registry.resolve_write(path, format)
         check_destination(path)
-        return spec.writer(path, **options)
+        return _construct(spec.writer, spec.name, "writer", path, options)
     raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+
+
+def _construct(cls, name: str, role: str, path, options: dict):
+    try:
+        return cls(path, **options)
+    except TypeError as exc:
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if match:
+            raise ValueError(f"the {name} {role} has no option {match.group(1)!r}") from None
+        raise
 
 
 def read(path: str | os.PathLike, *, format: str | None = None, **options) -> np.ndarray:

@@ -112,9 +112,7 @@ def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSp
         hint = f"; its content looks like {by_content[0].name} (pass format={by_content[0].name!r})" if by_content else ""
         if spec.directory and not path.is_dir():
             raise FormatError(f"a {spec.name} store is a folder, but this is a file{hint}", path)
-        if spec.directory:
-            raise FormatError(f"not a {spec.name} store (missing metadata){hint}", path)
-        if not spec.magic and spec.sniff is None:
+        if spec.directory or not spec.magic:
             return spec
         raise FormatError(f"not a {spec.name} file: unexpected bytes {head[:8]!r}{hint}", path, 0)
     if len(by_content) >= 1:

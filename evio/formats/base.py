@@ -152,7 +152,9 @@ class EventWriter:
     def _check_meta_loss(self) -> None:
         if self.stores_meta is None:
             return
-        lost = sorted(k for k, v in self.meta.items() if k not in self.stores_meta and v is not None)
+        derived = ("source_format", "sensor_size_inferred")
+        lost = sorted(k for k, v in self.meta.items()
+                      if k not in self.stores_meta and k not in derived and v is not None)
         lost = [k for k in lost if not (k == "time_unit" and self.meta[k] == "us")]
         if lost:
             warnings.warn(

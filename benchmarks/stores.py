@@ -214,7 +214,9 @@ def run_measured(cmd: list[str], log_path: Path) -> dict:
                     pids = children.read_text().split()
                     if pids:
                         kib = _proc_kib(int(pids[0]))
-                        trace.append((time.perf_counter() - start, kib["VmRSS"] * 1.024 / 1000))
+                        io = dict(line.split(": ") for line in
+                                  Path(f"/proc/{pids[0]}/io").read_text().splitlines() if ": " in line)
+                        trace.append((time.perf_counter() - start, kib["VmRSS"] * 1.024 / 1000, int(io["rchar"])))
                 except (OSError, ValueError, KeyError):
                     pass
                 done.wait(0.25)
@@ -233,15 +235,22 @@ def run_measured(cmd: list[str], log_path: Path) -> dict:
     return {"seconds": seconds, "rc": proc.returncode, "peak_rss_mb": peak, "trace": trace, "output": output}
 
 
-def trace_summary(trace: list[tuple[float, float]]) -> str:
-    if not trace:
-        return "no samples"
+def trace_summary(trace: list[tuple[float, float, int]], bytes_per_event: float) -> list[str]:
+    """VmRSS at 10 %, 25 %, ... of the run, and the read rate (from /proc rchar) in each quarter."""
+    if len(trace) < 4:
+        return ["(too short for a trace)"]
     total = trace[-1][0] or 1.0
-    parts = []
-    for q in (0.1, 0.25, 0.5, 0.75, 1.0):
-        sample = min(trace, key=lambda s: abs(s[0] - q * total))
-        parts.append(f"{int(q * 100)}%: {sample[1]:.0f}")
-    return "VmRSS MB at " + ", ".join(parts)
+
+    def at(q):
+        return min(trace, key=lambda s: abs(s[0] - q * total))
+
+    rss = ", ".join(f"{int(q * 100)}%: {at(q)[1]:.0f}" for q in (0.1, 0.25, 0.5, 0.75, 1.0))
+    rates = []
+    for q0, q1 in ((0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)):
+        a, b = at(q0), at(q1)
+        rates.append(f"{(b[2] - a[2]) / bytes_per_event / max(b[0] - a[0], 1e-9) / 1e6:.1f}")
+    return [f"VmRSS MB at {rss}",
+            f"source read rate per quarter of the run (rchar / B-per-event): {' | '.join(rates)} M events/s"]
 
 
 def evio_command() -> list[str]:
@@ -281,7 +290,8 @@ def bench_conversion(work: Path, n: int, seed: int, windows: int) -> None:
     log(f"    {n:,} events in {res['seconds']:.1f} s = {rate:.2f} M events/s; zarr {mb(zsize):,.0f} MB "
         f"({zsize / n:.2f} B/event)")
     log(f"    child peak RSS {res['peak_rss_mb']:.0f} MB -> {verdict} (target < {RSS_TARGET_MB} MB)")
-    log(f"    {trace_summary(res['trace'])}")
+    for line in trace_summary(res["trace"], gen["size"] / n):
+        log(f"    {line}")
     record("convert h5 -> zarr (CLI)", f"{res['seconds']:.1f} s, {rate:.2f} M ev/s")
     record("convert peak RSS", f"{res['peak_rss_mb']:.0f} MB  [{verdict}: target < {RSS_TARGET_MB} MB; "
                                f"imports alone {base['peak_rss_mb']:.0f} MB]")
@@ -405,21 +415,24 @@ def check_windows(path: Path, reader, windows, t_min: int, t_max: int) -> None:
                                      f"mask (incl. one overlapping the start and one the end)")
 
 
-def full_read(reader) -> tuple[float, str]:
+def full_read(reader, repeats: int = 3) -> tuple[float, str]:
     """Time reading every event: ``read()`` when it fits comfortably, else iterating the chunks."""
     need = reader.count * EVENT_DTYPE.itemsize * 3
     avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    start = time.perf_counter()
-    if need < avail / 2:
-        ev = reader.read()
-        how = "read()"
-        assert len(ev) == reader.count
-        del ev
-    else:
-        how = "iterating chunks"
-        total = sum(len(c) for c in reader)
-        assert total == reader.count
-    return time.perf_counter() - start, how
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        if need < avail / 2:
+            how = "read()"
+            ev = reader.read()
+            assert len(ev) == reader.count
+            del ev
+        else:
+            how = "iterating chunks"
+            total = sum(len(c) for c in reader)
+            assert total == reader.count
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), f"{how}, median of {repeats}"
 
 
 def bench_windows(work: Path, n: int, seed: int, k: int) -> None:

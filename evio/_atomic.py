@@ -29,16 +29,24 @@ class AtomicDestination:
         self.done = False
 
     def commit(self) -> None:
-        if self.final.is_dir() and not self.final.is_symlink():
-            shutil.rmtree(self.final)
-        elif self.tmp.is_dir() and self.final.exists():
-            self.final.unlink()
-        os.replace(self.tmp, self.final)
+        """Move the finished output into place; an old folder, or a file replaced by a folder, is
+        first moved aside so that a crash between the two renames never loses both."""
+        if self.final.exists() and (self.final.is_dir() or self.tmp.is_dir()):
+            old = self.final.with_name(f".{self.final.name}.evio-old-{uuid.uuid4().hex[:8]}")
+            os.replace(self.final, old)
+            os.replace(self.tmp, self.final)
+            _remove(old)
+        else:
+            os.replace(self.tmp, self.final)
         self.done = True
 
     def discard(self) -> None:
-        if self.tmp.is_dir() and not self.tmp.is_symlink():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        elif self.tmp.exists():
-            self.tmp.unlink()
+        _remove(self.tmp)
         self.done = True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -140,7 +140,7 @@ def info(path, format, as_json):
         ("format", data["format"] + (f" ({data['version']})" if data["version"] else "")),
         ("sensor size", size_text + (" (W x H)" if size else "")),
         ("events", f"{data['event_count']:,}"),
-        ("t first..last", f"{_fmt_t(data['t_min'], '')}.. {_fmt_t(data['t_max'], unit)}".replace(" ..", "..")),
+        ("t range", "-" if data["t_min"] is None else f"{data['t_min']:,} .. {data['t_max']:,} {unit}"),
         ("duration", _fmt_t(data["duration"], unit)),
         ("ON ratio", "-" if data["on_ratio"] is None else f"{data['on_ratio']:.4f} ({data['on_count']:,} ON)"),
         ("sorted by t", "yes" if data["sorted_by_t"] else "no"),

@@ -218,3 +218,25 @@ def test_cli_subprocess_prints_no_traceback(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert str(noise) in proc.stderr
+
+
+def test_overwriting_a_store_folder_is_atomic(tmp_path):
+    dst = tmp_path / "a.zarr"
+    evio.write(dst, random_events(10, seed=1))
+    new = random_events(20, seed=2)
+    evio.write(dst, new)
+    np.testing.assert_array_equal(evio.read(dst), new)
+    evio.write(tmp_path / "b.h5", new)
+    evio.convert(tmp_path / "b.h5", tmp_path / "b.zarr")
+    _no_leftovers(tmp_path, keep={"a.zarr", "b.h5", "b.zarr"})
+
+
+def test_unclosed_writer_discards_output_with_a_warning(tmp_path):
+    import gc
+
+    w = evio.open(tmp_path / "a.h5", "w")
+    w.write(random_events(10))
+    with pytest.warns(ResourceWarning, match="never closed"):
+        del w
+        gc.collect()
+    _no_leftovers(tmp_path)

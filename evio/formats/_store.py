@@ -167,7 +167,10 @@ class StoreReader(EventReader):
     def _read_range(self, a: int, b: int) -> np.ndarray:
         if b <= a:
             return empty_events()
-        t = self._read_field("t", a, b).astype(np.int64, copy=False)
+        t = self._read_field("t", a, b)
+        if t.dtype.kind == "u" and t.dtype.itemsize == 8 and len(t) and t.max() > np.iinfo(np.int64).max:
+            raise FormatError(f"t[{a}:{b}] holds values beyond int64", self.path)
+        t = t.astype(np.int64, copy=False)
         if self.t_offset:
             t = t + np.int64(self.t_offset)
         return from_fields(t, *(self._read_field(f, a, b) for f in "xyp"), source=self.path)

@@ -224,6 +224,8 @@ class EventWriter:
 
     def __del__(self):
         if not getattr(self, "_closed", True):
+            warnings.warn(f"{self.path}: writer was never closed; its output is discarded", ResourceWarning,
+                          stacklevel=2)
             try:
                 self.abort()
             except Exception:

@@ -80,7 +80,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="evio-toolkit", prog_name="evio")
 def main():
-    """Convert and inspect event-camera recordings (AEDAT, EVT, HDF5, zarr, npz, CSV, ...)."""
+    """Convert and inspect event-camera recordings (see `evio formats` for what is supported)."""
 
 
 @main.command()

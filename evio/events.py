@@ -13,6 +13,8 @@ from .errors import FormatError
 EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "?")])
 
 FIELDS = ("t", "x", "y", "p")
+#: Field names other libraries use (aedat: ``on``; dv-processing: ``timestamp``, ``polarity``).
+FIELD_ALIASES = {"t": ("t", "timestamp", "ts"), "x": ("x",), "y": ("y",), "p": ("p", "polarity", "on", "pol")}
 _COORD_MAX = np.iinfo(np.uint16).max
 _T_MAX = np.iinfo(np.int64).max
 
@@ -24,30 +26,36 @@ def empty_events(n: int = 0) -> np.ndarray:
 
 def from_fields(t, x, y, p, *, source=None) -> np.ndarray:
     """Build an ``EVENT_DTYPE`` array from four 1-D arrays, checking every value fits."""
+    n = np.asarray(t).shape[0] if np.ndim(t) == 1 else 0
+    out = np.empty(n, dtype=EVENT_DTYPE)
+    fill_fields(out, t, x, y, p, source=source)
+    return out
+
+
+def fill_fields(out: np.ndarray, t, x, y, p, *, source=None) -> None:
+    """Fill the ``EVENT_DTYPE`` array ``out`` from four 1-D arrays of its length, checking every value fits."""
     fields = {"t": np.asarray(t), "x": np.asarray(x), "y": np.asarray(y), "p": np.asarray(p)}
-    n = None
     for name, arr in fields.items():
         if arr.ndim != 1:
             raise FormatError(f"field {name!r} must be 1-D, got shape {arr.shape}", source)
-        if n is None:
-            n = len(arr)
-        elif len(arr) != n:
-            lengths = {k: len(v) for k, v in fields.items()}
-            raise FormatError(f"fields have different lengths {lengths}", source)
-    out = np.empty(n, dtype=EVENT_DTYPE)
+    lengths = {k: len(v) for k, v in fields.items()}
+    if len(set(lengths.values())) != 1:
+        raise FormatError(f"fields have different lengths {lengths}", source)
+    if len(out) != lengths["t"]:
+        raise ValueError(f"output holds {len(out)} events, fields hold {lengths['t']}")
     out["t"] = _checked_t(fields["t"], source)
     out["x"] = _checked_coord(fields["x"], "x", source)
     out["y"] = _checked_coord(fields["y"], "y", source)
     out["p"] = _polarity(fields["p"], source)
-    return out
 
 
 def as_events(data, *, source=None) -> np.ndarray:
     """Return ``data`` as an ``EVENT_DTYPE`` array (no copy if it already is one).
 
     Accepts a structured array with fields ``t, x, y, p`` in any order and of any integer
-    dtypes (Tonic, expelliarmus, aedat, …) or a mapping of four 1-D arrays (SpikingJelly's
-    ``{'t','x','y','p'}``). Polarity ``p > 0`` is ON, so ``{0, 1}`` and ``{-1, 1}`` both work.
+    dtypes (Tonic, expelliarmus, …; the aliases ``timestamp``/``ts`` for ``t`` and
+    ``polarity``/``on``/``pol`` for ``p`` used by aedat and dv-processing too) or a mapping of
+    four 1-D arrays (SpikingJelly's ``{'t','x','y','p'}``). Polarity ``p > 0`` is ON, so ``{0, 1}`` and ``{-1, 1}`` both work.
     Raises :class:`FormatError` when a value does not fit (negative or > 65535 coordinates,
     non-integer or out-of-range times) instead of wrapping it.
     """
@@ -57,20 +65,27 @@ def as_events(data, *, source=None) -> np.ndarray:
         return data
     if isinstance(data, Mapping) or (hasattr(data, "files") and hasattr(data, "__getitem__")):
         keys = list(data.keys()) if isinstance(data, Mapping) else list(data.files)
-        missing = [f for f in FIELDS if f not in keys]
-        if missing:
-            raise FormatError(f"missing event fields {missing}; found {sorted(keys)}", source)
-        return from_fields(*(data[f] for f in FIELDS), source=source)
+        names = _field_names(keys, source)
+        return from_fields(*(data[n] for n in names), source=source)
     arr = np.asarray(data)
     if arr.dtype.names is None:
         raise FormatError(
             f"expected a structured array with fields t, x, y, p; got dtype {arr.dtype}", source
         )
-    missing = [f for f in FIELDS if f not in arr.dtype.names]
-    if missing:
-        raise FormatError(f"missing event fields {missing}; found {list(arr.dtype.names)}", source)
+    names = _field_names(list(arr.dtype.names), source)
     arr = arr.reshape(-1) if arr.ndim == 0 else arr
-    return from_fields(*(arr[f] for f in FIELDS), source=source)
+    return from_fields(*(arr[n] for n in names), source=source)
+
+
+def _field_names(available: list, source) -> list:
+    """The names holding t, x, y, p among ``available`` (canonical names first, then aliases)."""
+    names, missing = [], []
+    for f in FIELDS:
+        found = next((a for a in FIELD_ALIASES[f] if a in available), None)
+        (names if found is not None else missing).append(found if found is not None else f)
+    if missing:
+        raise FormatError(f"missing event fields {missing}; found {sorted(map(str, available))}", source)
+    return names
 
 
 def _checked_t(t: np.ndarray, source) -> np.ndarray:

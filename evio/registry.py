@@ -109,7 +109,10 @@ def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSp
             return spec
     if candidates:
         spec = candidates[0]
-        hint = f"; its content looks like {by_content[0].name} (pass format={by_content[0].name!r})" if by_content else ""
+        hint = ""
+        if by_content:
+            other = by_content[0].name
+            hint = f"; its content looks like {other} (pass format={other!r}, or --from {other} on the command line)"
         if spec.directory and not path.is_dir():
             raise FormatError(f"a {spec.name} store is a folder, but this is a file{hint}", path)
         if spec.directory or not spec.magic:
@@ -120,7 +123,7 @@ def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSp
     known = ", ".join(sorted({sfx for s in _loaded().values() for sfx in s.suffixes}))
     raise FormatError(
         f"unknown format: suffix {_suffix(path) or '(none)'!r} is not registered and the content matches "
-        f"no known format (known suffixes: {known}; pass format=...)",
+        f"no known format (known suffixes: {known}; pass format=... or --from FORMAT)",
         path,
     )
 

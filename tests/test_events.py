@@ -62,3 +62,14 @@ def test_missing_fields_and_length_mismatch():
         from_fields([0, 1], [0], [0], [0])
     with pytest.raises(evio.FormatError, match="structured"):
         evio.as_events(np.zeros((2, 4)))
+
+
+def test_aliases_of_other_libraries():
+    aedat = np.zeros(2, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (("p", "on"), "?")])
+    aedat["on"] = [True, False]
+    assert evio.as_events(aedat)["p"].tolist() == [True, False]
+    dv = np.zeros(2, dtype=[("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2"), ("polarity", "i1")])
+    dv["timestamp"] = [5, 6]
+    dv["polarity"] = [1, 0]
+    ev = evio.as_events(dv)
+    assert ev["t"].tolist() == [5, 6] and ev["p"].tolist() == [True, False]

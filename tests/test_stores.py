@@ -160,3 +160,30 @@ def test_writer_rejects_events_outside_sensor(tmp_path):
     with pytest.raises(ValueError, match="outside sensor_size"):
         evio.write(tmp_path / "o.h5", ev, sensor_size=(50, 50))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hdf5_user_block_is_detected(tmp_path):
+    ev = random_events(50, seed=9)
+    path = tmp_path / "ub.h5"
+    with h5py.File(path, "w", userblock_size=1024) as f:
+        for k in "txyp":
+            f[f"events/{k}"] = ev[k].astype(np.uint8) if k == "p" else ev[k]
+    np.testing.assert_array_equal(evio.read(path), ev)
+    path.rename(tmp_path / "ub.bin")
+    np.testing.assert_array_equal(evio.read(tmp_path / "ub.bin"), ev)
+
+
+def test_blosc_file_without_plugin_names_the_fix(tmp_path, monkeypatch):
+    pytest.importorskip("hdf5plugin")
+    path = tmp_path / "b.h5"
+    evio.write(path, random_events(1000, seed=10), compression="blosc-zstd")
+    reader = evio.open(path)
+    def no_plugin(sel):
+        raise OSError("Can't synchronously read data (can't open directory (/usr/local/lib/plugin))")
+    class Broken:
+        def __getitem__(self, sel):
+            no_plugin(sel)
+    reader._arrays["x"] = Broken()
+    with pytest.raises(evio.FormatError, match="hdf5plugin"):
+        reader.read()
+    reader.close()

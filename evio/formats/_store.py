@@ -23,13 +23,15 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import FormatError
-from ..events import FIELDS, empty_events, from_fields
+from ..events import EVENT_DTYPE, FIELDS, empty_events, fill_fields
 from ..kernels.summary import Summary
 from ..kernels.time_index import DEFAULT_BIN_WIDTH, TimeIndexBuilder, window_bounds
 from .base import DEFAULT_CHUNK_SIZE, EventReader, EventWriter
 
 LAYOUT = "evio-events-1"
-DEFAULT_CHUNK_LENGTH = 1 << 18
+DEFAULT_CHUNK_LENGTH = 1 << 16
+#: Window searches read the t values of both boundary brackets at once when they span fewer events.
+_MERGED_T_READ = 1 << 22
 _STORED_DTYPES = {"t": np.dtype("<i8"), "x": np.dtype("<u2"), "y": np.dtype("<u2"), "p": np.dtype("u1")}
 _DEFAULT_FIELDS = {f: f"events/{f}" for f in FIELDS}
 
@@ -135,7 +137,7 @@ class StoreReader(EventReader):
     def _read_t_offset(self) -> int:
         if not self._contains("t_offset"):
             return 0
-        value = np.asarray(self._root["t_offset"][()])
+        value = self._read_dataset(self._root["t_offset"], "t_offset", ())
         if value.size != 1 or value.dtype.kind not in "iu":
             raise FormatError(f"t_offset must be one integer, got {value!r}", self.path)
         return int(value.ravel()[0])
@@ -147,7 +149,7 @@ class StoreReader(EventReader):
             name, width = "time_index", int(self._attrs.get("time_index_bin_width", 0))
         else:
             return None, None
-        index = np.asarray(self._root[name][...])
+        index = self._read_dataset(self._root[name], name)
         if index.ndim != 1 or index.dtype.kind not in "iu" or width <= 0 or len(index) == 0:
             raise FormatError(f"damaged time index {name}", self.path)
         index = index.astype(np.int64)
@@ -159,21 +161,35 @@ class StoreReader(EventReader):
 
     # -- reading -----------------------------------------------------------------------------
     def _read_field(self, f: str, a: int, b: int) -> np.ndarray:
-        try:
-            return np.asarray(self._arrays[f][a:b])
-        except Exception as exc:
-            raise FormatError(f"cannot read {f}[{a}:{b}] ({type(exc).__name__}: {exc})", self.path) from None
+        return self._read_dataset(self._arrays[f], f"{f}[{a}:{b}]", slice(a, b))
 
-    def _read_range(self, a: int, b: int) -> np.ndarray:
-        if b <= a:
-            return empty_events()
+    def _read_dataset(self, arr, what: str, selection=Ellipsis) -> np.ndarray:
+        try:
+            return np.asarray(arr[selection])
+        except Exception as exc:
+            hint = ""
+            if "filter" in str(exc).lower() or "plugin" in str(exc).lower():
+                hint = "; compressed with a filter plugin: pip install hdf5plugin (evio-toolkit[blosc])"
+            raise FormatError(f"cannot read {what} ({type(exc).__name__}: {exc}){hint}", self.path) from None
+
+    def _read_t(self, a: int, b: int) -> np.ndarray:
+        """Absolute int64 timestamps of events ``a..b``."""
         t = self._read_field("t", a, b)
         if t.dtype.kind == "u" and t.dtype.itemsize == 8 and len(t) and t.max() > np.iinfo(np.int64).max:
             raise FormatError(f"t[{a}:{b}] holds values beyond int64", self.path)
-        t = t.astype(np.int64, copy=False)
+        t = t.astype(np.int64, copy=not t.flags.writeable)
         if self.t_offset:
-            t = t + np.int64(self.t_offset)
-        return from_fields(t, *(self._read_field(f, a, b) for f in "xyp"), source=self.path)
+            t += np.int64(self.t_offset)
+        return t
+
+    def _read_range(self, a: int, b: int, t: np.ndarray | None = None) -> np.ndarray:
+        """Events ``a..b``, filled chunk by chunk into one array; ``t`` if already read."""
+        out = np.empty(max(b - a, 0), dtype=EVENT_DTYPE)
+        for s in range(a, b, self.chunk_size):
+            e = min(s + self.chunk_size, b)
+            ts = self._read_t(s, e) if t is None else t[s - a:e - a]
+            fill_fields(out[s - a:e - a], ts, *(self._read_field(f, s, e) for f in "xyp"), source=self.path)
+        return out
 
     def _chunks(self, size: int) -> Iterator[np.ndarray]:
         for a in range(0, self.count, size):
@@ -181,12 +197,6 @@ class StoreReader(EventReader):
 
     def read(self) -> np.ndarray:
         return self._read_range(0, self.count)
-
-    def _first_at_or_after(self, tq: int, lo: int, hi: int) -> int:
-        if hi <= lo:
-            return lo
-        t = self._read_field("t", lo, hi).astype(np.int64, copy=False) + np.int64(self.t_offset)
-        return lo + int(np.searchsorted(t, np.int64(tq), side="left"))
 
     def time_window(self, t0: int, t1: int) -> np.ndarray:
         """Events with ``t0 <= t < t1``; with a time index only the chunks around the window are read."""
@@ -196,9 +206,16 @@ class StoreReader(EventReader):
         if t1 <= t0:
             return empty_events()
         lo0, hi0, lo1, hi1 = window_bounds(self._index, self._bin_width, self.t_offset, t0, t1)
-        i0 = self._first_at_or_after(t0, lo0, hi0)
-        i1 = self._first_at_or_after(t1, max(lo1, i0), hi1)
-        return self._read_range(i0, i1)
+        if hi1 - lo0 <= _MERGED_T_READ:
+            t = self._read_t(lo0, hi1)
+            i0 = lo0 + int(np.searchsorted(t[: hi0 - lo0], np.int64(t0), side="left"))
+            i1 = lo1 + int(np.searchsorted(t[lo1 - lo0:], np.int64(t1), side="left"))
+            i1 = max(i0, i1)
+            return self._read_range(i0, i1, t[i0 - lo0:i1 - lo0])
+        i0 = lo0 + int(np.searchsorted(self._read_t(lo0, hi0), np.int64(t0), side="left"))
+        lo1 = max(lo1, i0)
+        i1 = lo1 + int(np.searchsorted(self._read_t(lo1, hi1), np.int64(t1), side="left"))
+        return self._read_range(i0, max(i0, i1))
 
     @property
     def has_time_index(self) -> bool:

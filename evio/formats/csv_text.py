@@ -36,7 +36,8 @@ def _looks_like_csv(path) -> bool:
     for line in head.splitlines():
         if line.startswith(b"#"):
             continue
-        return sorted(line.strip().decode("ascii", "replace").split(",")) == sorted(FIELDS)
+        names = [n.strip() for n in line.decode("ascii", "replace").split(",")]
+        return sorted(names) == sorted(FIELDS)
     return False
 
 

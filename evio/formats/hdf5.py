@@ -46,6 +46,22 @@ def _compression_kwargs(compression, level):
     raise ValueError(f"unknown HDF5 compression {compression!r}; choose one of {COMPRESSIONS}")
 
 
+def _has_signature(path) -> bool:
+    """HDF5 files start with the signature at byte 0, or after a user block at 512, 1024, 2048, … bytes."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            offset = 0
+            while offset + len(MAGIC) <= size:
+                f.seek(offset)
+                if f.read(len(MAGIC)) == MAGIC:
+                    return True
+                offset = 512 if offset == 0 else offset * 2
+    except OSError:
+        return False
+    return False
+
+
 class HDF5Reader(StoreReader):
     """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
 
@@ -58,7 +74,7 @@ class HDF5Reader(StoreReader):
         except ImportError:
             pass
         try:
-            return h5py.File(self.path, "r")
+            return h5py.File(self.path, "r", rdcc_nbytes=16 << 20, rdcc_nslots=10007)
         except OSError as exc:
             msg = str(exc)
             match = re.search(r"eof = (\d+)", msg)
@@ -116,6 +132,7 @@ FORMAT = FormatSpec(
     description="HDF5 event store (DSEC-style events/t,x,y,p + ms_to_idx), chunked and compressed",
     suffixes=(".h5", ".hdf5"),
     magic=(MAGIC,),
+    sniff=_has_signature,
     reader=HDF5Reader,
     writer=HDF5Writer,
 )

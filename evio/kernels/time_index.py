@@ -1,8 +1,8 @@
 """Time index for sorted event streams: ``index[m]`` = first event with ``t - t_offset >= m * bin_width``.
 
 With ``bin_width = 1000`` µs this is DSEC's ``ms_to_idx``. The index is built while events stream
-in and coarsened (bin width doubled) whenever it would grow beyond ``max(min_cap, 4 * events)``,
-so it never costs more memory than the events justify.
+in and coarsened (bin width doubled) whenever it would grow beyond ``max(2**20, 4 * events)``
+entries, so its size stays bounded by the event count (8 MiB at most for small files).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import registry
 from ._atomic import check_destination
+from ._prefetch import prefetch
 from .events import as_events
 from .formats.base import DEFAULT_CHUNK_SIZE, EventReader, EventWriter
 from .formats._store import path_size
@@ -78,7 +79,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
         meta = dict(reader.meta)
         with open(dst, "w", format=dst_format, sensor_size=sensor_size or meta.pop("sensor_size", None),
                   meta=meta, **write_options) as writer:
-            for chunk in reader:
+            for chunk in prefetch(reader):
                 writer.write(chunk)
                 if progress is not None:
                     progress(len(chunk))

@@ -4,7 +4,9 @@ Events are ``EVENT_DTYPE`` structured arrays (``t`` int64 µs, ``x``/``y`` uint1
 origin top-left, ``p`` bool with True = ON); metadata travels beside them in ``reader.meta``.
 """
 
+from . import packbits
 from .api import convert, formats, info, open, read, write
+from .dense import from_dense, to_dense
 from .errors import FormatError, LossWarning
 from .events import EVENT_DTYPE, as_events, empty_events
 
@@ -18,8 +20,11 @@ __all__ = [
     "convert",
     "empty_events",
     "formats",
+    "from_dense",
     "info",
     "open",
+    "packbits",
     "read",
+    "to_dense",
     "write",
 ]

@@ -1,0 +1,215 @@
+"""I2E packed samples: the ``.npy`` bytes stored in the ``data`` column of the I2E Hugging Face shards.
+
+Layout of one sample: a ``.npy`` file (v1.0) holding a 1-D uint8 array whose first 8 bytes are
+``(T, C, H, W)`` as little-endian uint16 and whose rest is ``np.packbits`` of the boolean tensor
+(MSB first, C order, zero-padded to a whole byte). I2E uses C = 2 with channel 0 = ON.
+
+``dumps``/``loads`` work on those ``.npy`` bytes; ``pack``/``unpack`` on the raw uint8 payload
+(header + body) without the ``.npy`` wrapper.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import struct
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from .dense import _as_numpy
+from .errors import FormatError
+from .kernels import dense as kernels
+
+HEADER_BYTES = 8
+NPY_MAGIC = b"\x93NUMPY"
+_DTYPES = {bool: np.bool_, np.bool_: np.bool_, np.uint8: np.uint8, np.float32: np.float32,
+           np.float64: np.float64, np.float16: np.float16, np.int8: np.int8}
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+def pack(dense) -> np.ndarray:
+    """bool ``[T, C, H, W]`` -> raw uint8 payload: 4 x uint16 LE shape, then ``np.packbits`` body."""
+    arr = _as_numpy(dense)
+    if arr.ndim != 4:
+        raise ValueError(f"expected a [T, C, H, W] tensor, got shape {arr.shape}")
+    if max(arr.shape) > 65535:
+        raise ValueError(f"every dimension must fit uint16, got shape {arr.shape}")
+    header = np.asarray(arr.shape, dtype="<u2").view(np.uint8)
+    body = np.packbits(np.ascontiguousarray(arr, dtype=bool).reshape(-1))
+    return np.concatenate([header, body])
+
+
+@lru_cache(maxsize=64)
+def _npy_header(n: int) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
+    return buf.getvalue()
+
+
+def dumps(dense):
+    """``[T, C, H, W]`` -> the ``.npy`` bytes of one I2E sample, byte for byte as the published shards.
+
+    A ``[N, T, C, H, W]`` batch gives a list of ``N`` byte strings.
+    """
+    arr = _as_numpy(dense)
+    if arr.ndim == 5:
+        return [dumps(a) for a in arr]
+    raw = pack(arr)
+    return _npy_header(len(raw)) + raw.tobytes()
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def _parse_npy_header(head: bytes) -> tuple[int, int]:
+    """``(data_offset, n)`` of a 1-D ``|u1`` npy; ``head`` holds the magic and header."""
+    if not head.startswith(NPY_MAGIC):
+        raise ValueError("not npy bytes (no \\x93NUMPY magic)")
+    major = head[6]
+    if major == 1:
+        (hlen,), start = struct.unpack("<H", head[8:10]), 10
+    elif major in (2, 3):
+        (hlen,), start = struct.unpack("<I", head[8:12]), 12
+    else:
+        raise ValueError(f"unsupported npy version {major}")
+    text = head[start:start + hlen]
+    if len(text) != hlen:
+        raise ValueError("npy header is truncated")
+    try:
+        d = ast.literal_eval(text.decode("latin1"))
+    except (ValueError, SyntaxError):
+        raise ValueError("npy header is not a valid dict") from None
+    if not isinstance(d, dict) or np.dtype(d.get("descr", "O")) != np.uint8 or d.get("fortran_order"):
+        raise ValueError(f"npy header must describe a 1-D uint8 array, got {d!r}")
+    shape = d.get("shape")
+    if not (isinstance(shape, tuple) and len(shape) == 1 and isinstance(shape[0], int)):
+        raise ValueError(f"npy array must be 1-D, got shape {shape!r}")
+    return start + hlen, shape[0]
+
+
+def _npy_payload(data) -> memoryview:
+    mv = memoryview(data).cast("B")
+    if len(mv) < 10:
+        raise ValueError(f"{len(mv)} bytes are too short for npy")
+    hlen = struct.unpack("<H", mv[8:10])[0] if mv[6] == 1 else struct.unpack("<I", mv[8:12])[0]
+    offset, n = _parse_npy_header(bytes(mv[: min(len(mv), 12 + hlen)]))
+    if len(mv) - offset != n:
+        raise ValueError(f"npy header announces {n} bytes, {len(mv) - offset} follow")
+    return mv[offset:]
+
+
+def shape_of(raw) -> tuple[int, int, int, int]:
+    """``(T, C, H, W)`` of a raw payload (header + body), checked against the body length."""
+    mv = memoryview(raw).cast("B")
+    if len(mv) < HEADER_BYTES:
+        raise ValueError(f"payload of {len(mv)} bytes has no 8-byte shape header")
+    shape = struct.unpack("<4H", mv[:HEADER_BYTES])
+    n = shape[0] * shape[1] * shape[2] * shape[3]
+    body = len(mv) - HEADER_BYTES
+    if body != (n + 7) // 8:
+        raise ValueError(f"header shape {shape} needs {(n + 7) // 8} body bytes, found {body}")
+    return shape
+
+
+def _out_dtype(dtype) -> np.dtype:
+    key = dtype if dtype in _DTYPES else np.dtype(dtype).type
+    if key not in _DTYPES:
+        raise ValueError(f"unsupported output dtype {dtype!r}; use bool, uint8, int8, float16, float32 or float64")
+    return np.dtype(_DTYPES[key])
+
+
+def _target(out, shape, dtype):
+    """A NumPy view to decode into: ``out`` itself (NumPy array or CPU torch tensor) or a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype), None
+    arr = _as_numpy(out) if type(out).__module__.startswith("torch") else out
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"out must be a NumPy array or a CPU torch tensor, got {type(out).__name__}")
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(arr.shape)}, expected {tuple(shape)}")
+    if not arr.flags.c_contiguous or not arr.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+    return arr, out
+
+
+def unpack(raw, dtype=bool, out=None):
+    """Raw payload (header + body) -> ``[T, C, H, W]`` of ``dtype`` (or into ``out``).
+
+    A sequence of payloads, or a 2-D uint8 array of equal-length payloads, gives ``[N, T, C, H, W]``.
+    """
+    dtype = _out_dtype(dtype)
+    if isinstance(raw, np.ndarray) and raw.ndim == 2:
+        raw = list(raw)
+    if isinstance(raw, (list, tuple)):
+        return _unpack_many([memoryview(np.ascontiguousarray(r) if isinstance(r, np.ndarray) else r).cast("B")
+                             for r in raw], dtype, out, "payload")
+    mv = memoryview(np.ascontiguousarray(raw) if isinstance(raw, np.ndarray) else raw).cast("B")
+    shape = _checked_shape(mv, "payload")
+    arr, handle = _target(out, shape, dtype)
+    body = np.frombuffer(mv, dtype=np.uint8, offset=HEADER_BYTES)
+    kernels.unpack_bits(body, int(np.prod(shape)), _flat(arr))
+    return handle if handle is not None else arr
+
+
+def loads(data, dtype=bool, out=None):
+    """``.npy`` bytes of one I2E sample -> ``[T, C, H, W]`` of ``dtype`` (``bool``, ``np.uint8``, ``np.float32``…).
+
+    A sequence of samples gives ``[N, T, C, H, W]``; all must share one shape. ``out`` may be a
+    preallocated NumPy array or CPU torch tensor of the right shape (it is filled and returned).
+    Raises :class:`FormatError` when a header disagrees with its body.
+    """
+    dtype = _out_dtype(dtype)
+    if isinstance(data, (list, tuple)):
+        payloads = []
+        for i, item in enumerate(data):
+            try:
+                payloads.append(_npy_payload(item))
+            except ValueError as exc:
+                raise FormatError(f"sample {i}: {exc}") from None
+        return _unpack_many(payloads, dtype, out, "sample")
+    try:
+        payload = _npy_payload(data)
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+    return unpack(payload, dtype=dtype, out=out)
+
+
+def _checked_shape(mv: memoryview, what: str):
+    try:
+        return shape_of(mv)
+    except ValueError as exc:
+        raise FormatError(f"{what}: {exc}") from None
+
+
+def _flat(arr: np.ndarray) -> np.ndarray:
+    flat = arr.reshape(-1)
+    return flat.view(np.uint8) if flat.dtype == np.bool_ else flat
+
+
+def _unpack_many(payloads: Sequence[memoryview], dtype, out, what: str):
+    if not payloads:
+        raise ValueError("no samples to decode")
+    shape = _checked_shape(payloads[0], f"{what} 0")
+    size = len(payloads[0])
+    for i, mv in enumerate(payloads):
+        if len(mv) != size or bytes(mv[:HEADER_BYTES]) != bytes(payloads[0][:HEADER_BYTES]):
+            other = _checked_shape(mv, f"{what} {i}")
+            raise FormatError(f"{what} {i} has shape {other}, {what} 0 has {shape}; a batch needs one shape")
+    arr, handle = _target(out, (len(payloads), *shape), dtype)
+    bodies = np.concatenate([np.frombuffer(mv, np.uint8) for mv in payloads])
+    offsets = np.arange(len(payloads), dtype=np.int64) * size + HEADER_BYTES
+    flat = arr.reshape(len(payloads), -1)
+    kernels.unpack_bits_batch(bodies, offsets, int(np.prod(shape)), flat.view(np.uint8) if flat.dtype == np.bool_ else flat)
+    return handle if handle is not None else arr
+
+
+def readme_decode(data: bytes) -> np.ndarray:
+    """The decoder from the I2E dataset card, kept verbatim in behaviour as a reference and benchmark baseline."""
+    raw_data = np.load(io.BytesIO(data))
+    shape_header = raw_data[:HEADER_BYTES].view(np.uint16)
+    original_shape = tuple(shape_header)
+    unpacked = np.unpackbits(raw_data[HEADER_BYTES:])
+    return unpacked[: np.prod(original_shape)].reshape(original_shape).astype(np.float32).copy()

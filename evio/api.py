@@ -110,7 +110,25 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
         }
         if out["sensor_size"] is None and s.count and s.x_max >= 0:
             out["sensor_size_inferred"] = [s.x_max + 1, s.y_max + 1]
+        if out["time_unit"] == "timestep":
+            out["representations"] = representation_sizes(reader, s)
+        out.update(reader.extra_info())
         return out
+
+
+def representation_sizes(reader: EventReader, s) -> dict | None:
+    """Bytes of one timestep-indexed sample as dense bool ``[T, 2, H, W]``, I2E packed ``.npy``
+    and uint8 sparse ``(t, p, x, y)`` rows (the I2E paper's comparison), before file compression."""
+    size = reader.sensor_size or (None if not s.count else (s.x_max + 1, s.y_max + 1))
+    if size is None:
+        return None
+    T = int(reader.meta.get("T") or ((s.t_max + 1) if s.count else 1))
+    n_bits = T * 2 * size[0] * size[1]
+    from .packbits import _npy_header
+
+    packed = 8 + (n_bits + 7) // 8
+    return {"T": T, "dense_bool": n_bits, "packed_npy": len(_npy_header(packed)) + packed,
+            "sparse_uint8": 4 * s.count}
 
 
 def formats() -> list[dict]:

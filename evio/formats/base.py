@@ -113,6 +113,10 @@ class EventReader:
             s.update(chunk)
         return s
 
+    def extra_info(self) -> dict:
+        """Format-specific entries added to :func:`evio.info` (e.g. layout details)."""
+        return {}
+
     def close(self) -> None:
         pass
 

@@ -26,7 +26,28 @@ What is measured (nothing is asserted about speed; the script exits 0 unless evi
    has to decompress. Every window is checked against a brute-force mask ``(t >= t0) & (t < t1)`` on a
    neighbourhood read with plain h5py / zarr, plus two windows overlapping the start and the end.
 
-3. A summary table and the command line.
+3. Baselines: plain h5py / zarr-python, on the same window store as section 2 (the project rule: time
+   evio and a peer in one run on the same data and print ratios evio / plain, > 1 means evio is slower).
+   (a) Full read: ``reader.read()`` versus what a plain user writes, ``f["events/t"][:] + t_offset``
+       and ``f["events/{x,y,p}"][:]`` (h5py) or ``zarr.open_group(p, mode="r")[name][:]`` (zarr-python),
+       with both handles already open. evio also packs the four fields into one ``EVENT_DTYPE``
+       structured array and checks their types, so the cost of that packing on top of the plain read
+       (``np.empty(n, EVENT_DTYPE)`` + four field assignments) is shown as well. An untimed first pass
+       checks the results. Each step allocates its ``n x 13`` B output, and on a VM whose balloon driver
+       hands freed memory back to the host, first touching new memory can cost seconds per GB; so the
+       pack is also timed into an array allocated once and kept (pure field copying, no page faults).
+   (b) Conversion h5 -> zarr: ``evio.convert`` in-process versus a plain script that copies the four
+       datasets 1,048,576 events per step from h5py into zarr v3 arrays created with the final shape,
+       the codec and chunk length evio's ZarrWriter uses (Blosc zstd clevel 3 bitshuffle, 65,536 events)
+       plus the ``t_offset`` scalar, and no time index or attributes.
+   (c) The same 1 ms windows as section 2 by a plain user who knows the DSEC layout: ``ms_to_idx`` read
+       once, then per window ``events/t[ms_to_idx[m0]:ms_to_idx[m1 + 1]]``, ``searchsorted`` for the exact
+       ``t0 <= t < t1`` and the matching slices of x, y, p; versus ``reader.time_window``.
+   A floor: reading the store's bytes into memory with ``open(...).read()`` (page cache, no decoding).
+   Every plain result is checked to equal evio's. evio and the plain code never have the same HDF5 file
+   open at once: HDF5 shares an open dataset, chunk cache included, between two handles in one process.
+
+4. A summary table and the command line.
 
 Data lives under ``tempfile.mkdtemp(dir=$EVIO_BENCH_DIR or /tmp)`` and is deleted unless ``--keep``.
 Files are freshly written, so reads are mostly served from the page cache (this measures CPU cost
@@ -51,8 +72,8 @@ from pathlib import Path
 import numpy as np
 
 import evio
-from evio.events import EVENT_DTYPE
-from evio.formats._store import path_size
+from evio.events import EVENT_DTYPE, FIELDS
+from evio.formats._store import DEFAULT_CHUNK_LENGTH, path_size
 
 SENSOR_SIZE = (1280, 720)
 RSS_TARGET_MB = 500
@@ -435,7 +456,7 @@ def full_read(reader, repeats: int = 3) -> tuple[float, str]:
     return statistics.median(times), f"{how}, median of {repeats}"
 
 
-def bench_windows(work: Path, n: int, seed: int, k: int) -> None:
+def bench_windows(work: Path, n: int, seed: int, k: int) -> tuple[Path, Path, list[tuple[int, int]]]:
     log(f"== 2. Time windows: {n:,}-event store, {k} random {WINDOW_US} µs windows ==")
     h5, zr = work / "window.h5", work / "window.zarr"
     gen = generate_store(h5, n, seed + 10)
@@ -475,6 +496,247 @@ def bench_windows(work: Path, n: int, seed: int, k: int) -> None:
                                                       f"ratio {ratio:,.0f}x; touches {chunk_frac:.1e} of data")
         finally:
             reader.close()
+    return h5, zr, windows
+
+
+# -- section 3 ---------------------------------------------------------------------------------------
+PLAIN_STEP = 1 << 20         # events per copy step of the plain conversion script
+
+
+def open_plain(path: Path):
+    """The root a plain user opens: ``h5py.File(p, "r")`` or ``zarr.open_group(p, mode="r")``."""
+    if path.is_dir():
+        import zarr
+
+        return zarr.open_group(str(path), mode="r")
+    import h5py
+
+    return h5py.File(path, "r")
+
+
+def plain_full_read(root) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Plain h5py / zarr-python: the four datasets as numpy arrays, ``t_offset`` added to t."""
+    t = root["events/t"][:]
+    t += np.int64(root["t_offset"][()])
+    return t, root["events/x"][:], root["events/y"][:], root["events/p"][:]
+
+
+def pack(t, x, y, p, out: np.ndarray | None = None) -> np.ndarray:
+    """Four plain arrays -> one ``EVENT_DTYPE`` array (the layout ``reader.read()`` returns)."""
+    out = np.empty(len(t), dtype=EVENT_DTYPE) if out is None else out
+    out["t"], out["x"], out["y"], out["p"] = t, x, y, p != 0
+    return out
+
+
+def same_events(ev: np.ndarray, t, x, y, p) -> bool:
+    """``ev`` (EVENT_DTYPE) holds exactly the plain arrays ``t, x, y, p`` (p: nonzero = ON)."""
+    return (ev.dtype == EVENT_DTYPE and len(ev) == len(t) == len(x) == len(y) == len(p)
+            and np.array_equal(ev["t"], t) and np.array_equal(ev["x"], x)
+            and np.array_equal(ev["y"], y) and np.array_equal(ev["p"], p != 0))
+
+
+def plain_convert(src: Path, dst: Path, step: int = PLAIN_STEP) -> None:
+    """A straightforward h5py -> zarr v3 copy with the codec and chunk length evio's ZarrWriter uses."""
+    import h5py
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    codec = BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+    with h5py.File(src, "r") as f:
+        root = zarr.open_group(str(dst), mode="w", zarr_format=3)
+        src_arrays = {name: f[f"events/{name}"] for name in FIELDS}
+        n = src_arrays["t"].shape[0]
+        dst_arrays = {name: root.create_array(f"events/{name}", shape=(n,), dtype=d.dtype,
+                                              chunks=(DEFAULT_CHUNK_LENGTH,), compressors=codec, fill_value=0)
+                      for name, d in src_arrays.items()}
+        for a in range(0, n, step):
+            b = min(a + step, n)
+            for name in FIELDS:
+                dst_arrays[name][a:b] = src_arrays[name][a:b]
+        t_offset = root.create_array("t_offset", shape=(), dtype="<i8")
+        t_offset[...] = np.int64(f["t_offset"][()])
+
+
+class PlainWindow:
+    """A plain user who knows the DSEC layout: ``ms_to_idx`` read once, then per window the t slice
+    between ``ms_to_idx[m0]`` and ``ms_to_idx[m1 + 1]``, ``searchsorted`` for the exact ``t0 <= t < t1``,
+    and the matching slices of x, y, p (four plain arrays, not packed)."""
+
+    def __init__(self, root):
+        self.arrays = {name: root[f"events/{name}"] for name in FIELDS}
+        self.t_offset = int(root["t_offset"][()])
+        self.ms_to_idx = np.asarray(root["ms_to_idx"][:]).astype(np.int64)
+
+    def __call__(self, t0: int, t1: int):
+        last = len(self.ms_to_idx) - 1        # ms_to_idx[last] == event count
+        m0 = min(max((t0 - self.t_offset) // 1000, 0), last)
+        m1 = min(max((t1 - self.t_offset) // 1000 + 1, 0), last)
+        lo, hi = int(self.ms_to_idx[m0]), int(self.ms_to_idx[m1])
+        t = self.arrays["t"][lo:hi] + np.int64(self.t_offset)
+        i0 = int(np.searchsorted(t, t0, side="left"))
+        i1 = int(np.searchsorted(t, t1, side="left"))
+        a, b = lo + i0, lo + i1
+        return t[i0:i1], self.arrays["x"][a:b], self.arrays["y"][a:b], self.arrays["p"][a:b]
+
+
+def read_bytes(path: Path) -> int:
+    """Read every byte of a file (or of every file under a folder) into memory; return the byte count."""
+    files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
+    total = 0
+    for q in files:
+        with open(q, "rb") as f:
+            total += len(f.read())
+    return total
+
+
+def chunks_identical(a: Path, b: Path) -> bool:
+    """Whether two zarr stores hold byte-identical chunk files for ``events/{t,x,y,p}``."""
+    for name in FIELDS:
+        fa = sorted(q.relative_to(a) for q in (a / "events" / name).rglob("*") if q.is_file() and q.name != "zarr.json")
+        fb = sorted(q.relative_to(b) for q in (b / "events" / name).rglob("*") if q.is_file() and q.name != "zarr.json")
+        if fa != fb or any((a / q).read_bytes() != (b / q).read_bytes() for q in fa):
+            return False
+    return True
+
+
+def bench_baselines(work: Path, h5: Path, zr: Path, windows, n: int, repeats: int = 3) -> None:
+    log(f"== 3. Baselines: plain h5py / zarr-python on the same {n:,}-event store "
+        f"(ratio = evio / plain, > 1: evio slower) ==")
+
+    # Each side opens its own handle and closes it before the other side runs: HDF5 shares one open
+    # dataset (and its chunk cache) between two handles on the same file in one process, so timing them
+    # interleaved with both open would let whichever runs second read chunks the first one decompressed.
+    # (a) full read -------------------------------------------------------------------------------
+    need = n * EVENT_DTYPE.itemsize * 4
+    avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    log(f"  (a) full read (open not timed): one untimed pass that checks the results are equal, then the median "
+        f"of {repeats} alternating rounds:")
+    if need >= avail / 2:
+        log(f"    skipped: evio's and the plain copy together need ~{mb(need):,.0f} MB, {mb(avail):,.0f} MB free")
+    else:
+        for path in (h5, zr):
+            fmt, lib = path.suffix, ("zarr-python" if path.is_dir() else "h5py")
+            t_evio, t_plain, t_pack, t_fill, o_evio, o_plain = [], [], [], [], [], []
+            kept = np.empty(n, dtype=EVENT_DTYPE)     # reused by every round's pack into ready memory
+            for r in range(repeats + 1):
+                timed = r > 0
+                start = time.perf_counter()
+                with evio.open(path) as reader:
+                    opened = time.perf_counter()
+                    ev = reader.read()
+                    read = time.perf_counter()
+                if timed:
+                    o_evio.append(opened - start)
+                    t_evio.append(read - opened)
+                    ev = None
+                start = time.perf_counter()
+                root = open_plain(path)
+                opened = time.perf_counter()
+                try:
+                    plain = plain_full_read(root)
+                    read = time.perf_counter()
+                finally:
+                    if hasattr(root, "close"):
+                        root.close()
+                packed = pack(*plain)
+                packed_at = time.perf_counter()
+                pack(*plain, out=kept)
+                filled_at = time.perf_counter()
+                if timed:
+                    o_plain.append(opened - start)
+                    t_plain.append(read - opened)
+                    t_pack.append(packed_at - read)
+                    t_fill.append(filled_at - packed_at)
+                else:
+                    check(same_events(ev, *plain) and np.array_equal(ev, packed),
+                          f"{fmt}: plain {lib} full read (and its packed copy) equals evio read() ({n:,} events)")
+                ev = plain = packed = None
+            kept = None
+            e, pl, pk, fi = (statistics.median(v) for v in (t_evio, t_plain, t_pack, t_fill))
+            log(f"    {fmt}: evio read() {fmt_s(e)} ({n / e / 1e6:.1f} M ev/s) | plain {lib} 4 arrays {fmt_s(pl)} "
+                f"({n / pl / 1e6:.1f} M ev/s) -> ratio {e / pl:.2f}x")
+            log(f"        plain + pack into a new EVENT_DTYPE array (what read() returns) {fmt_s(pl + pk)} "
+                f"(pack {fmt_s(pk)}) -> ratio {e / (pl + pk):.2f}x")
+            log(f"        plain + pack into an already-touched array {fmt_s(pl + fi)} (pack {fmt_s(fi)}) -> ratio "
+                f"{e / (pl + fi):.2f}x  [the difference is page-faulting {mb(n * EVENT_DTYPE.itemsize):,.0f} MB "
+                f"of new memory]")
+            log(f"        open (not in the times above): evio {fmt_s(statistics.median(o_evio))} "
+                f"(loads + checks ms_to_idx), plain {fmt_s(statistics.median(o_plain))}")
+            record(f"baseline full read {fmt}, {n / 1e6:g} M",
+                   f"evio {fmt_s(e)} vs plain {lib} {fmt_s(pl)}: {e / pl:.2f}x "
+                   f"(vs +pack {fmt_s(pl + pk)}: {e / (pl + pk):.2f}x; "
+                   f"+pack into ready memory {fmt_s(pl + fi)}: {e / (pl + fi):.2f}x)")
+
+    # (b) conversion ------------------------------------------------------------------------------
+    log(f"  (b) convert {h5.name} -> zarr, one run each (source in the page cache):")
+    out_evio, out_plain = work / "baseline_evio.zarr", work / "baseline_plain.zarr"
+    start = time.perf_counter()
+    evio.convert(h5, out_evio)
+    c_evio = time.perf_counter() - start
+    start = time.perf_counter()
+    plain_convert(h5, out_plain)
+    c_plain = time.perf_counter() - start
+    s_evio, s_plain = path_size(out_evio), path_size(out_plain)
+    log(f"    evio.convert {fmt_s(c_evio)} ({n / c_evio / 1e6:.2f} M ev/s, {mb(s_evio):,.0f} MB; also builds "
+        f"ms_to_idx, summary attributes, checks values) | plain h5py->zarr copy {fmt_s(c_plain)} "
+        f"({n / c_plain / 1e6:.2f} M ev/s, {mb(s_plain):,.0f} MB) -> ratio {c_evio / c_plain:.2f}x")
+    ra, rb = RawStore(out_evio), RawStore(out_plain)
+    try:
+        same = ra.count == rb.count == n and ra.t_offset == rb.t_offset and all(
+            np.array_equal(ra.field(name, a, a + (1 << 22)), rb.field(name, a, a + (1 << 22)))
+            for a in range(0, n, 1 << 22) for name in FIELDS)
+    finally:
+        ra.close()
+        rb.close()
+    check(same, f"plain copy holds the same events/t,x,y,p and t_offset as evio.convert's zarr ({n:,} events)")
+    ident = chunks_identical(out_evio, out_plain)
+    log(f"    chunk files of events/t,x,y,p byte-identical between the two zarr stores: {'yes' if ident else 'no'}")
+    record(f"baseline convert h5 -> zarr, {n / 1e6:g} M",
+           f"evio {fmt_s(c_evio)} vs plain copy {fmt_s(c_plain)}: {c_evio / c_plain:.2f}x")
+    for target in (out_evio, out_plain):
+        shutil.rmtree(target, ignore_errors=True)
+
+    # (c) 1 ms windows ----------------------------------------------------------------------------
+    log(f"  (c) the {len(windows)} random 1 ms windows of section 2 on fresh handles, median:")
+    for path in (h5, zr):
+        fmt, lib = path.suffix, ("zarr-python" if path.is_dir() else "h5py")
+        with evio.open(path) as reader:
+            t_evio, got = [], []
+            for t0, t1 in windows:
+                start = time.perf_counter()
+                got.append(reader.time_window(t0, t1))
+                t_evio.append(time.perf_counter() - start)
+        root = open_plain(path)
+        try:
+            plain_window = PlainWindow(root)
+            t_plain, n_ok = [], 0
+            for (t0, t1), ev in zip(windows, got):
+                start = time.perf_counter()
+                plain = plain_window(t0, t1)
+                t_plain.append(time.perf_counter() - start)
+                n_ok += same_events(ev, *plain)
+        finally:
+            if hasattr(root, "close"):
+                root.close()
+        e, pl = statistics.median(t_evio), statistics.median(t_plain)
+        log(f"    {fmt}: evio time_window {fmt_s(e)} | plain {lib} ms_to_idx + searchsorted {fmt_s(pl)} "
+            f"(4 arrays, ms_to_idx loaded once beforehand) -> ratio {e / pl:.2f}x")
+        check(n_ok == len(windows), f"{fmt}: {n_ok}/{len(windows)} plain {lib} windows equal evio time_window")
+        record(f"baseline 1 ms window {fmt}, {n / 1e6:g} M",
+               f"evio {fmt_s(e)} vs plain {lib} {fmt_s(pl)}: {e / pl:.2f}x")
+
+    # floor ----------------------------------------------------------------------------------------
+    log(f"  floor: read the store's bytes into memory with open(...).read(), median of {repeats}:")
+    for path in (h5, zr):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            nbytes = read_bytes(path)
+            times.append(time.perf_counter() - start)
+        sec = statistics.median(times)
+        log(f"    {path.name}: {mb(nbytes):,.0f} MB in {fmt_s(sec)} = {mb(nbytes) / sec:,.0f} MB/s "
+            f"(= {n / sec / 1e6:.0f} M ev/s; no decompression)")
+        record(f"floor: read bytes {path.suffix}, {n / 1e6:g} M", f"{fmt_s(sec)}, {mb(nbytes) / sec:,.0f} MB/s")
 
 
 # -- main --------------------------------------------------------------------------------------------
@@ -488,7 +750,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.add_argument("--skip-convert", action="store_true", help="skip section 1")
-    p.add_argument("--skip-windows", action="store_true", help="skip section 2")
+    p.add_argument("--skip-windows", action="store_true", help="skip section 2 (and 3, which uses its store)")
+    p.add_argument("--skip-baselines", action="store_true", help="skip section 3 (plain h5py / zarr-python)")
     args = p.parse_args(argv)
     if args.quick:
         args.events, args.window_events = 5_000_000, 2_000_000
@@ -518,8 +781,11 @@ def main(argv=None) -> int:
                     shutil.rmtree(target) if target.is_dir() else target.unlink()
             log()
         if not args.skip_windows:
-            bench_windows(work, args.window_events, args.seed, args.windows)
+            h5, zr, windows = bench_windows(work, args.window_events, args.seed, args.windows)
             log()
+            if not args.skip_baselines:
+                bench_baselines(work, h5, zr, windows, args.window_events)
+                log()
     finally:
         if args.keep:
             log(f"kept {work}")

@@ -35,7 +35,10 @@ def test_written_npz_loads_like_spikingjelly_does(tmp_path):
 
 
 def test_npz_rejects_wrong_keys_and_shapes(tmp_path):
-    np.savez(tmp_path / "k.npz", arr_0=np.zeros((8, 2, 4, 4), bool))
+    np.savez(tmp_path / "k.npz", arr_0=np.zeros((8, 2, 4, 4), bool))   # an I2E dense sample: no events
+    with evio.open(tmp_path / "k.npz") as r:
+        assert r.version == "i2e-dense" and len(r) == 0 and r.sensor_size == (4, 4) and r.meta["T"] == 8
+    np.savez(tmp_path / "k.npz", t=np.zeros(3), x=np.zeros(3), y=np.zeros(3))
     with pytest.raises(evio.FormatError, match="missing event arrays"):
         evio.read(tmp_path / "k.npz")
     np.savez(tmp_path / "s.npz", t=np.zeros(3), x=np.zeros(2), y=np.zeros(3), p=np.zeros(3))

@@ -1,8 +1,17 @@
-"""``.npz`` with one array per field, as SpikingJelly's ``events_np`` folders (keys ``t``, ``x``, ``y``, ``p``).
+"""NumPy ``.npz`` archives: one format, several layouts told apart by their keys.
 
-Reads any integer dtypes (SpikingJelly writes ``t`` big-endian ``>u4``, ``x``/``y`` uint32, ``p`` int64)
-and streams them in bounded memory. Writes ``t`` int64, ``x``/``y`` uint16, ``p`` uint8 (1 = ON) and
-the metadata as JSON in an extra ``evio_meta`` key that SpikingJelly ignores.
+- ``spikingjelly`` (keys ``t``, ``x``, ``y``, ``p``; the write default): this module.
+- ``i2e-sparse`` (keys ``events``, ``shape``): :mod:`evio.formats.npz_i2e_sparse`.
+- ``i2e-dense`` (key ``arr_0``): :mod:`evio.formats.npz_i2e_dense`.
+- ``es-imagenet`` (keys ``pos``, ``neg``): :mod:`evio.formats.npz_es_imagenet`.
+
+Reading picks the layout whose keys the archive holds (``layout=`` forces one); writing takes
+``layout=`` (default ``"spikingjelly"``). ``reader.version`` names the layout.
+
+The SpikingJelly layout (``events_np`` folders) has one 1-D array per field. It reads any integer
+dtypes (SpikingJelly writes ``t`` big-endian ``>u4``, ``x``/``y`` uint32, ``p`` int64) and streams them
+in bounded memory. It writes ``t`` int64, ``x``/``y`` uint16, ``p`` uint8 (1 = ON) and the metadata as
+JSON in an extra ``evio_meta`` key that SpikingJelly ignores.
 """
 
 from __future__ import annotations
@@ -10,13 +19,16 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import FormatError
 from ..events import FIELDS, from_fields
 from ..registry import FormatSpec
+from . import npz_es_imagenet, npz_i2e_dense, npz_i2e_sparse
 from ._npyio import NpyStream, npy_header
+from ._npzio import member_keys, open_zip
 from .base import EventReader, EventWriter
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -24,19 +36,17 @@ _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _WRITE_DTYPES = {"t": np.dtype("<i8"), "x": np.dtype("<u2"), "y": np.dtype("<u2"), "p": np.dtype("u1")}
 
 
-def _open_zip(path):
-    try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise FormatError(f"not a valid npz/zip file ({exc})", path) from None
-
-
 class NpzReader(EventReader):
+    """The SpikingJelly layout: 1-D ``t``, ``x``, ``y``, ``p`` arrays, streamed."""
+
     format_name = "npz"
+    layout = "spikingjelly"
+    layout_options: tuple[str, ...] = ()
 
     def __init__(self, path, **options):
         super().__init__(path, **options)
-        self._zip = _open_zip(self.path)
+        self.version = self.layout
+        self._zip = open_zip(self.path)
         try:
             names = {n[:-4] for n in self._zip.namelist() if n.endswith(".npy")}
             missing = [f for f in FIELDS if f not in names]
@@ -98,10 +108,12 @@ class NpzReader(EventReader):
 
 
 class NpzWriter(EventWriter):
-    """Options: ``compress`` (bool, default True as SpikingJelly's ``save_datasets_compressed``),
-    ``store_meta`` (bool, default True: an extra ``evio_meta`` key)."""
+    """The SpikingJelly layout. Options: ``compress`` (bool, default True as SpikingJelly's
+    ``save_datasets_compressed``), ``store_meta`` (bool, default True: an extra ``evio_meta`` key)."""
 
     format_name = "npz"
+    layout = "spikingjelly"
+    layout_options = ("compress", "store_meta")
 
     def __init__(self, path, *, compress: bool = True, store_meta: bool = True, **options):
         self.stores_meta = None if store_meta else ("time_unit",)
@@ -137,11 +149,92 @@ class NpzWriter(EventWriter):
             spool.close()
 
 
+class Layout(NamedTuple):
+    keys: tuple[str, ...]
+    reader: type
+    writer: type | None
+
+
+#: The npz layouts by name, in detection order.
+LAYOUTS: dict[str, Layout] = {
+    "spikingjelly": Layout(FIELDS, NpzReader, NpzWriter),
+    npz_i2e_sparse.LAYOUT: Layout(npz_i2e_sparse.KEYS, npz_i2e_sparse.I2ESparseReader,
+                                  npz_i2e_sparse.I2ESparseWriter),
+    npz_i2e_dense.LAYOUT: Layout(npz_i2e_dense.KEYS, npz_i2e_dense.I2EDenseReader, npz_i2e_dense.I2EDenseWriter),
+    npz_es_imagenet.LAYOUT: Layout(npz_es_imagenet.KEYS, npz_es_imagenet.ESImageNetReader,
+                                   npz_es_imagenet.ESImageNetWriter),
+}
+_GENERAL_OPTIONS = {"reader": ("chunk_size",), "writer": ("sensor_size", "meta")}
+
+
+def _layout(name) -> Layout:
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown npz layout {name!r}; known layouts: {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def _check_options(name: str, cls: type, role: str, options: dict) -> None:
+    allowed = set(_GENERAL_OPTIONS[role]) | set(cls.layout_options)
+    for option in options:
+        if option not in allowed:
+            users = [n for n, lay in LAYOUTS.items() if option in getattr(lay, role).layout_options]
+            hint = f"; it applies to the {' and '.join(users)} layout" if users else ""
+            raise ValueError(f"the npz {role} has no option {option!r} for the {name} layout{hint}")
+
+
+def detect_layout(keys, path) -> str:
+    """The layout whose keys ``keys`` (the archive's array names) hold; :class:`FormatError` if none or several."""
+    found = set(keys)
+    matches = [name for name, lay in LAYOUTS.items() if found.issuperset(lay.keys)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise FormatError(f"keys {sorted(found)} match several npz layouts ({', '.join(matches)}); "
+                          "pass layout=... to choose", path)
+    partial = [(name, [k for k in lay.keys if k not in found]) for name, lay in LAYOUTS.items()
+               if found.intersection(lay.keys)]
+    if partial:
+        name, missing = partial[0]
+        if name == "spikingjelly":
+            raise FormatError(f"missing event arrays {missing}; found keys {sorted(found)} "
+                              "(expected SpikingJelly's t, x, y, p)", path)
+        raise FormatError(f"missing keys {missing} of the {name} layout; found keys {sorted(found)}", path)
+    expected = "; ".join(f"{'+'.join(lay.keys)} ({name})" for name, lay in LAYOUTS.items())
+    raise FormatError(f"no known npz layout: found keys {sorted(found)}; expected {expected}", path)
+
+
+def open_reader(path, *, layout: str | None = None, **options) -> EventReader:
+    """The reader for the layout of ``path`` (detected from its keys unless ``layout`` names one)."""
+    zf = open_zip(path)
+    try:
+        keys = member_keys(zf)
+    finally:
+        zf.close()
+    if layout is None:
+        layout = detect_layout(keys, path)
+    else:
+        missing = [k for k in _layout(layout).keys if k not in keys]
+        if missing:
+            raise FormatError(f"missing keys {missing} of the {layout} layout; found keys {sorted(keys)}", path)
+    cls = LAYOUTS[layout].reader
+    _check_options(layout, cls, "reader", options)
+    return cls(path, **options)
+
+
+def open_writer(path, *, layout: str = "spikingjelly", **options) -> EventWriter:
+    """A writer for ``layout`` (``"spikingjelly"``, ``"i2e-sparse"``, ``"i2e-dense"`` or ``"es-imagenet"``)."""
+    cls = _layout(layout).writer
+    if cls is None:
+        raise ValueError(f"evio cannot write the {layout} npz layout")
+    _check_options(layout, cls, "writer", options)
+    return cls(path, **options)
+
+
 FORMAT = FormatSpec(
     name="npz",
-    description="NumPy .npz with t, x, y, p arrays (SpikingJelly events_np layout)",
+    description="NumPy .npz: SpikingJelly t/x/y/p arrays; I2E sparse/dense and ES-ImageNet samples (layout=)",
     suffixes=(".npz",),
     magic=(ZIP_MAGIC, _EMPTY_ZIP_MAGIC),
-    reader=NpzReader,
-    writer=NpzWriter,
+    reader=open_reader,
+    writer=open_writer,
 )

@@ -12,6 +12,7 @@ import numpy as np
 from . import registry
 from ._atomic import check_destination
 from ._prefetch import prefetch
+from .errors import FormatError
 from .events import as_events
 from .formats.base import DEFAULT_CHUNK_SIZE, EventReader, EventWriter
 from .formats._store import path_size
@@ -70,8 +71,19 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
 
     Metadata (sensor size, time unit, …) is carried over; ``sensor_size`` overrides it.
     ``progress`` is called with the number of events in each chunk written.
+
+    A sample collection (I2E parquet shard, zarr sample store) converts to another one, sample by
+    sample in bounded memory, ``progress`` counting samples: see :func:`sample_targets` for how
+    ``dst`` is chosen.
     """
-    registry.resolve_write(dst, dst_format)
+    src_spec = _source_spec(src, src_format)
+    if src_spec is not None and src_spec.kind == "samples":
+        return _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, progress,
+                                write_options)
+    dst_spec = registry.resolve_write(dst, dst_format)
+    if dst_spec.kind == "samples":
+        raise ValueError(f"the {dst_spec.name} format holds labelled dense samples, not an event stream; "
+                         "build samples with evio.to_dense and write them with write_samples()")
     check_destination(dst)
     with open(src, "r", format=src_format, chunk_size=chunk_size, **(read_options or {})) as reader:
         if Path(dst).resolve() == Path(src).resolve():
@@ -87,8 +99,14 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
 
 
 def info(path: str | os.PathLike, *, format: str | None = None, **options) -> dict:
-    """Summary of a file: format, version, sensor size, event count, t range, ON ratio, size on disk."""
+    """Summary of a file: format, version, sensor size, event count, t range, ON ratio, size on disk.
+
+    For a sample collection (``kind == "samples"``): config, split, sample count, T/C/H/W, event rate
+    and the total sizes of the dense, packed and sparse representations instead of the event fields.
+    """
     with open(path, "r", format=format, **options) as reader:
+        if getattr(reader, "kind", "events") == "samples":
+            return _sample_info(path, reader)
         s = reader.summary()
         meta = {k: v for k, v in reader.meta.items() if k not in ("format", "sensor_size", "time_unit")}
         out = {
@@ -116,6 +134,22 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
         return out
 
 
+def _sample_info(path, reader) -> dict:
+    hidden = ("format", "sensor_size", "time_unit", "config", "split", "T", "C", "H", "W", "channels")
+    out = {
+        "path": str(path),
+        "format": reader.format_name,
+        "version": reader.version,
+        "kind": "samples",
+        "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
+        "time_unit": "timestep",
+        "size_bytes": path_size(path),
+        "meta": {k: v for k, v in reader.meta.items() if k not in hidden},
+    }
+    out.update(reader.extra_info())
+    return out
+
+
 def representation_sizes(reader: EventReader, s) -> dict | None:
     """Bytes of one timestep-indexed sample as dense bool ``[T, 2, H, W]``, I2E packed ``.npy``
     and uint8 sparse ``(t, p, x, y)`` rows (the I2E paper's comparison), before file compression."""
@@ -131,11 +165,102 @@ def representation_sizes(reader: EventReader, s) -> dict | None:
             "sparse_uint8": 4 * s.count}
 
 
+def _source_spec(src, src_format):
+    try:
+        return registry.resolve_read(src, src_format)
+    except Exception:
+        return None
+
+
+def sample_targets(dst, dst_format: str | None = None, *, config_name: str | None = None,
+                   split: str | None = None) -> tuple[str, list[Path]]:
+    """How a sample collection converts to ``dst``: ``(format name, paths written)``.
+
+    - ``*.zarr`` (or ``dst_format="zarr-samples"``): one zarr sample store.
+    - ``*.parquet``: one I2E shard file at exactly ``dst``.
+    - an existing folder, a path ending in ``/``, or any other path with ``dst_format="i2e-parquet"``:
+      Hub layout ``dst/<config_name>/<split>-0000k-of-0000n.parquet`` (the paths returned are the
+      existing shards of that split, which the conversion replaces).
+    """
+    text = os.fspath(dst)
+    path = Path(dst)
+    suffix = path.suffix.lower()
+    folder = text.endswith(("/", os.sep)) or path.is_dir()
+    if dst_format is not None:
+        spec = registry.get_format(dst_format)
+        if spec.kind != "samples":
+            raise ValueError(f"a sample collection cannot be converted to {spec.name} (an event format); "
+                             "use zarr-samples (.zarr) or i2e-parquet (.parquet, or a folder)")
+        name = spec.name
+    elif suffix == ".zarr":
+        name = "zarr-samples"
+    elif suffix == ".parquet" and not path.is_dir():
+        name = "i2e-parquet"
+    elif folder:
+        name = "i2e-parquet"
+    else:
+        try:
+            other = registry.resolve_write(path).name
+        except FormatError:
+            other = None
+        if other is not None:
+            raise ValueError(f"a sample collection cannot be converted to {other} (an event format); "
+                             "use zarr-samples (.zarr) or i2e-parquet (.parquet, or a folder)")
+        raise ValueError(f"cannot tell where to write samples from {text!r}: use a .zarr store, a .parquet "
+                         "file, or a folder (an existing one, a path ending in '/', or --to i2e-parquet) for "
+                         "Hub-layout shards")
+    if name == "i2e-parquet" and (folder or suffix != ".parquet"):
+        from .datasets.i2e import I2EShardWriter  # noqa: F401  (checks pyarrow early)
+
+        split = split or "train"
+        sub = path / (config_name or "I2E")
+        if sub.is_dir():
+            old = [p for p in sorted(sub.glob(f"{split}-*-of-*.parquet"))
+                   if re.fullmatch(rf"{re.escape(split)}-\d+-of-\d+\.parquet", p.name)]
+        else:
+            old = []
+        return "i2e-parquet-hub", old
+    return name, [path]
+
+
+def _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, progress, write_options):
+    with open(src, "r", format=src_spec.name, **(read_options or {})) as reader:
+        meta = dict(reader.meta)
+        if sensor_size is not None and reader.sensor_size is not None \
+                and tuple(int(v) for v in sensor_size[:2]) != tuple(reader.sensor_size):
+            raise ValueError(f"sensor_size {tuple(sensor_size)} differs from the samples' {reader.sensor_size}; "
+                             "samples cannot be resized")
+        options = dict(write_options)
+        config = options.pop("config_name", None) or meta.get("config") or "I2E"
+        split = options.pop("split", None) or meta.get("split") or "train"
+        name, replaced = sample_targets(dst, dst_format, config_name=config, split=split)
+        if name == "i2e-parquet-hub":
+            from .datasets.i2e import I2EShardWriter
+
+            if Path(src).resolve() in {p.resolve() for p in replaced}:
+                raise ValueError(f"the {split} shards written under {Path(dst) / config} would replace "
+                                 f"the source {src}")
+            options.setdefault("class_names", meta.get("class_names"))
+            writer = I2EShardWriter(dst, config, split, **options)
+        else:
+            if Path(dst).resolve() == Path(src).resolve():
+                raise ValueError(f"source and destination are the same path: {src}")
+            check_destination(dst)
+            writer = _construct(registry.get_format(name).writer, name, "writer", dst,
+                                {"meta": meta, "config_name": config, "split": split, **options})
+        with writer:
+            for dense, labels, paths in prefetch(reader.samples()):
+                writer.write_samples(dense, labels, paths)
+                if progress is not None:
+                    progress(len(labels))
+    return Path(dst)
+
+
 def formats() -> list[dict]:
     """The registered formats: name, description, suffixes, read/write support."""
     return [
         {"name": s.name, "description": s.description, "suffixes": list(s.suffixes),
-         "read": s.can_read, "write": s.can_write}
+         "read": s.can_read, "write": s.can_write, "kind": s.kind}
         for s in registry.all_formats()
     ]
 

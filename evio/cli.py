@@ -19,8 +19,8 @@ PROGRESS_AFTER = 1.0
 class _Progress:
     """A progress bar on stderr that appears only once the work has taken over ``PROGRESS_AFTER`` s."""
 
-    def __init__(self, total: int | None, label: str, enabled: bool = True):
-        self.total, self.label, self.enabled = total, label, enabled
+    def __init__(self, total: int | None, label: str, enabled: bool = True, unit: str = "events"):
+        self.total, self.label, self.enabled, self.unit = total, label, enabled, unit
         self.start = time.monotonic()
         self.done = 0
         self.bar = None
@@ -31,7 +31,7 @@ class _Progress:
             if not self.enabled or time.monotonic() - self.start < PROGRESS_AFTER:
                 return
             self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
-                                         show_pos=True, item_show_func=lambda _: "events")
+                                         show_pos=True, item_show_func=lambda _: self.unit)
             self.bar.__enter__()
             self.bar.update(self.done)
         else:
@@ -85,7 +85,7 @@ def main():
 
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path())
 @click.option("--from", "src_format", metavar="FORMAT", help="Source format (default: from suffix and content).")
 @click.option("--to", "--format", "dst_format", metavar="FORMAT", help="Destination format (default: from suffix).")
 @click.option("--sensor-size", nargs=2, type=int, metavar="W H", help="Override the sensor size in pixels.")
@@ -96,23 +96,43 @@ def main():
 @click.option("-f", "--force", is_flag=True, help="Overwrite DST if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def convert(src, dst, src_format, dst_format, sensor_size, chunk_size, options, force, quiet):
-    """Convert SRC into DST, streaming in bounded memory; DST appears only if all went well."""
-    if dst.exists() and not force:
-        raise FileExistsError(17, "destination exists (use --force to overwrite)", str(dst))
+    """Convert SRC into DST, streaming in bounded memory; DST appears only if all went well.
+
+    Sample collections (I2E parquet shards, zarr sample stores) convert to each other: DST ending in
+    .zarr is a sample store, .parquet one shard file, and an existing folder or a path ending in /
+    (or any path with --to i2e-parquet) gets Hub-layout shards DST/<config>/<split>-0000k-of-0000n.parquet
+    (-o config_name=... -o split=... -o rows_per_shard=...).
+    """
+    write_options = _parse_options(options)
     start = time.monotonic()
     with api.open(src, format=src_format) as reader:
         total = reader.count
-    progress = _Progress(total, f"{src.name} -> {dst.name}", enabled=not quiet)
+        kind = getattr(reader, "kind", "events")
+        meta = dict(reader.meta)
+    if kind == "samples":
+        _, targets = api.sample_targets(dst, dst_format, split=write_options.get("split") or meta.get("split"),
+                                        config_name=write_options.get("config_name") or meta.get("config"))
+    else:
+        targets = [Path(dst)]
+    clash = [str(t) for t in targets if t.exists()]
+    if clash and not force:
+        raise FileExistsError(17, "destination exists (use --force to overwrite)", ", ".join(clash))
+    unit = "samples" if kind == "samples" else "events"
+    progress = _Progress(total, f"{src.name} -> {Path(dst).name}", enabled=not quiet, unit=unit)
     try:
         api.convert(src, dst, src_format=src_format, dst_format=dst_format, chunk_size=chunk_size,
                     sensor_size=tuple(sensor_size) if sensor_size else None, progress=progress,
-                    **_parse_options(options))
+                    **write_options)
     finally:
         progress.close()
     if not quiet:
         seconds = time.monotonic() - start
-        rate = progress.done / seconds / 1e6 if seconds > 0 else float("inf")
-        click.echo(f"{src} -> {dst}: {progress.done:,} events in {seconds:.2f} s ({rate:.1f} M events/s)")
+        if kind == "samples":
+            rate = progress.done / seconds if seconds > 0 else float("inf")
+            click.echo(f"{src} -> {dst}: {progress.done:,} samples in {seconds:.2f} s ({rate:,.0f} samples/s)")
+        else:
+            rate = progress.done / seconds / 1e6 if seconds > 0 else float("inf")
+            click.echo(f"{src} -> {dst}: {progress.done:,} events in {seconds:.2f} s ({rate:.1f} M events/s)")
 
 
 def _fmt_t(value, unit):
@@ -128,6 +148,9 @@ def info(path, format, as_json):
     data = api.info(path, format=format)
     if as_json:
         click.echo(json.dumps(data, indent=2))
+        return
+    if data.get("kind") == "samples":
+        _print_rows(_sample_rows(data))
         return
     unit = "µs" if data["time_unit"] == "us" else data["time_unit"]
     size = data["sensor_size"]
@@ -148,9 +171,46 @@ def info(path, format, as_json):
         ("size on disk", f"{data['size_bytes']:,} B"),
     ]
     rows += [(f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in data["meta"].items()]
+    _print_rows(rows)
+
+
+def _print_rows(rows) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _sample_rows(data: dict) -> list[tuple[str, str]]:
+    """Table rows of ``evio info`` for a sample collection."""
+    shape = "-" if data["T"] is None else f"T={data['T']}, C={data['C']}, H={data['H']}, W={data['W']}"
+    rate = "-"
+    if data["event_rate"] is not None:
+        rate = f"{100 * data['event_rate']:.2f}% ({data['event_count']:,} events"
+        rate += f" in the first {data['event_rate_samples']:,} samples)" if "event_rate_note" in data else ")"
+    rows = [
+        ("path", data["path"]),
+        ("format", data["format"] + (f" ({data['version']})" if data["version"] else "")),
+        ("config", data["config"] or "-"),
+        ("split", data["split"] or "-"),
+        ("samples", f"{data['sample_count']:,}"),
+        ("classes", "-" if data.get("classes") is None else f"{data['classes']:,}"),
+        ("sample shape", shape + (" (channel 0 = ON)" if data.get("channels") == "on_off" else "")),
+        ("event rate", rate),
+    ]
+    rep = data.get("representations")
+    if rep:
+        est = " (estimated)" if rep["sparse_estimated"] else ""
+        rows += [
+            ("dense bool", f"{rep['dense_bool']:,} B"),
+            ("packed npy", f"{rep['packed_npy']:,} B"),
+            ("sparse uint8", f"{rep['sparse_uint8']:,} B{est}"),
+        ]
+    rows.append(("size on disk", f"{data['size_bytes']:,} B"))
+    rows += [(f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in data["meta"].items()
+             if k != "class_names"]
+    if "event_rate_note" in data:
+        rows.append(("note", data["event_rate_note"]))
+    return rows
 
 
 @main.command(name="formats")
@@ -161,9 +221,10 @@ def formats_command(as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"{'format':<8} {'read':<5} {'write':<6} {'suffixes':<14} description")
+    width = max([len("format")] + [len(f["name"]) for f in data])
+    click.echo(f"{'format':<{width}} {'read':<5} {'write':<6} {'suffixes':<14} description")
     for f in data:
-        click.echo(f"{f['name']:<8} {'yes' if f['read'] else '-':<5} {'yes' if f['write'] else '-':<6} "
+        click.echo(f"{f['name']:<{width}} {'yes' if f['read'] else '-':<5} {'yes' if f['write'] else '-':<6} "
                    f"{' '.join(f['suffixes']):<14} {f['description']}")
 
 

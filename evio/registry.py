@@ -25,6 +25,8 @@ class FormatSpec:
     writer: Callable | None = None
     #: Content check beyond ``magic`` (e.g. a folder holding ``zarr.json``); gets the path.
     sniff: Callable[[Path], bool] | None = field(default=None, compare=False)
+    #: ``"events"``: one event stream; ``"samples"``: a collection of labelled dense samples.
+    kind: str = "events"
 
     @property
     def can_read(self) -> bool:

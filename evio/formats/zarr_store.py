@@ -41,6 +41,13 @@ def _is_zarr_v3_folder(path) -> bool:
     return (path / "zarr.json").is_file()
 
 
+def _is_event_store(path) -> bool:
+    """A zarr v3 folder that is not an evio sample store (those belong to ``zarr-samples``)."""
+    from .sample_store import is_sample_store
+
+    return _is_zarr_v3_folder(path) and not is_sample_store(path)
+
+
 class ZarrReader(StoreReader):
     """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
 
@@ -107,7 +114,7 @@ FORMAT = FormatSpec(
     description="zarr v3 event store (events/t,x,y,p + ms_to_idx), chunked, Blosc-zstd compressed",
     suffixes=(".zarr",),
     directory=True,
-    sniff=_is_zarr_v3_folder,
+    sniff=_is_event_store,
     reader=ZarrReader,
     writer=ZarrWriter,
 )

@@ -106,7 +106,7 @@ def shape_of(raw) -> tuple[int, int, int, int]:
     mv = memoryview(raw).cast("B")
     if len(mv) < HEADER_BYTES:
         raise ValueError(f"payload of {len(mv)} bytes has no 8-byte shape header")
-    shape = struct.unpack("<4H", mv[:HEADER_BYTES])
+    shape = _SHAPE.unpack_from(mv)
     n = shape[0] * shape[1] * shape[2] * shape[3]
     body = len(mv) - HEADER_BYTES
     if body != (n + 7) // 8:
@@ -114,20 +114,32 @@ def shape_of(raw) -> tuple[int, int, int, int]:
     return shape
 
 
+_SHAPE = struct.Struct("<4H")
+_DTYPE_CACHE: dict = {}
+
+
 def _out_dtype(dtype) -> np.dtype:
+    try:
+        return _DTYPE_CACHE[dtype]
+    except (KeyError, TypeError):
+        pass
     key = dtype if dtype in _DTYPES else np.dtype(dtype).type
     if key not in _DTYPES:
         raise ValueError(f"unsupported output dtype {dtype!r}; use bool, uint8, int8, float16, float32 or float64")
-    return np.dtype(_DTYPES[key])
+    result = np.dtype(_DTYPES[key])
+    try:
+        _DTYPE_CACHE[dtype] = result
+    except TypeError:
+        pass
+    return result
 
 
 def _target(out, shape, dtype):
-    """A NumPy view to decode into: ``out`` itself (NumPy array or CPU torch tensor) or a new array."""
-    if out is None:
-        return np.empty(shape, dtype=dtype), None
+    """A NumPy view of ``out`` (NumPy array or CPU torch tensor) to decode into, in ``out``'s own dtype."""
     arr = _as_numpy(out) if type(out).__module__.startswith("torch") else out
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"out must be a NumPy array or a CPU torch tensor, got {type(out).__name__}")
+    _out_dtype(arr.dtype.type)
     if tuple(arr.shape) != tuple(shape):
         raise ValueError(f"out has shape {tuple(arr.shape)}, expected {tuple(shape)}")
     if not arr.flags.c_contiguous or not arr.flags.writeable:
@@ -147,18 +159,41 @@ def unpack(raw, dtype=bool, out=None):
         return _unpack_many([memoryview(np.ascontiguousarray(r) if isinstance(r, np.ndarray) else r).cast("B")
                              for r in raw], dtype, out, "payload")
     mv = memoryview(np.ascontiguousarray(raw) if isinstance(raw, np.ndarray) else raw).cast("B")
+    return _unpack_one(mv, dtype, out)
+
+
+def _unpack_one(mv: memoryview, dtype: np.dtype, out):
     shape = _checked_shape(mv, "payload")
-    arr, handle = _target(out, shape, dtype)
+    if out is None:
+        arr = handle = np.empty(shape, dtype=dtype)
+    else:
+        arr, handle = _target(out, shape, dtype)
     body = np.frombuffer(mv, dtype=np.uint8, offset=HEADER_BYTES)
-    kernels.unpack_bits(body, int(np.prod(shape)), _flat(arr))
-    return handle if handle is not None else arr
+    _decode(body[None], np.zeros(1, np.int64), shape, arr.reshape(1, -1))
+    return handle
+
+
+def _decode(bodies: np.ndarray, offsets: np.ndarray, shape, flat: np.ndarray) -> None:
+    """Unpack sample ``i`` (body at ``bodies.ravel()[offsets[i]:]``) into row ``i`` of ``flat [N, n]``."""
+    n = shape[0] * shape[1] * shape[2] * shape[3]
+    bodies = bodies.reshape(-1)
+    if flat.dtype == np.float32 and n % 2 == 0:
+        words = flat[:, : 8 * (n // 8)].view(np.uint64)
+        kernels.unpack_bits_f32_batch(bodies, offsets, n, flat, words, kernels.F32_WORDS)
+    elif flat.dtype == np.float16:
+        tmp = np.empty(flat.shape, np.uint8)
+        kernels.unpack_bits_batch(bodies, offsets, n, tmp)
+        np.copyto(flat, tmp)
+    else:
+        kernels.unpack_bits_batch(bodies, offsets, n, flat.view(np.uint8) if flat.dtype.kind == "b" else flat)
 
 
 def loads(data, dtype=bool, out=None):
     """``.npy`` bytes of one I2E sample -> ``[T, C, H, W]`` of ``dtype`` (``bool``, ``np.uint8``, ``np.float32``…).
 
     A sequence of samples gives ``[N, T, C, H, W]``; all must share one shape. ``out`` may be a
-    preallocated NumPy array or CPU torch tensor of the right shape (it is filled and returned).
+    preallocated NumPy array or CPU torch tensor of the right shape; it is filled in its own dtype
+    (``dtype`` is then ignored) and returned.
     Raises :class:`FormatError` when a header disagrees with its body.
     """
     dtype = _out_dtype(dtype)
@@ -174,7 +209,7 @@ def loads(data, dtype=bool, out=None):
         payload = _npy_payload(data)
     except ValueError as exc:
         raise FormatError(str(exc)) from None
-    return unpack(payload, dtype=dtype, out=out)
+    return _unpack_one(payload, dtype, out)
 
 
 def _checked_shape(mv: memoryview, what: str):
@@ -182,11 +217,6 @@ def _checked_shape(mv: memoryview, what: str):
         return shape_of(mv)
     except ValueError as exc:
         raise FormatError(f"{what}: {exc}") from None
-
-
-def _flat(arr: np.ndarray) -> np.ndarray:
-    flat = arr.reshape(-1)
-    return flat.view(np.uint8) if flat.dtype == np.bool_ else flat
 
 
 def _unpack_many(payloads: Sequence[memoryview], dtype, out, what: str):
@@ -198,12 +228,14 @@ def _unpack_many(payloads: Sequence[memoryview], dtype, out, what: str):
         if len(mv) != size or bytes(mv[:HEADER_BYTES]) != bytes(payloads[0][:HEADER_BYTES]):
             other = _checked_shape(mv, f"{what} {i}")
             raise FormatError(f"{what} {i} has shape {other}, {what} 0 has {shape}; a batch needs one shape")
-    arr, handle = _target(out, (len(payloads), *shape), dtype)
+    if out is None:
+        arr = handle = np.empty((len(payloads), *shape), dtype=dtype)
+    else:
+        arr, handle = _target(out, (len(payloads), *shape), dtype)
     bodies = np.concatenate([np.frombuffer(mv, np.uint8) for mv in payloads])
     offsets = np.arange(len(payloads), dtype=np.int64) * size + HEADER_BYTES
-    flat = arr.reshape(len(payloads), -1)
-    kernels.unpack_bits_batch(bodies, offsets, int(np.prod(shape)), flat.view(np.uint8) if flat.dtype == np.bool_ else flat)
-    return handle if handle is not None else arr
+    _decode(bodies, offsets, shape, arr.reshape(len(payloads), -1))
+    return handle
 
 
 def readme_decode(data: bytes) -> np.ndarray:

@@ -143,3 +143,13 @@ def test_torch_out_tensor():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(evio.from_dense(torch.from_numpy(dense)), evio.from_dense(dense))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3, 5), (3, 1, 1, 1), (2, 3, 7, 9), (1, 2, 1, 4)])
+def test_odd_sizes_and_channel_counts_in_every_dtype(shape):
+    rng = np.random.default_rng(1)
+    batch = rng.random((3, *shape)) < 0.5
+    datas = packbits.dumps(batch)
+    for dtype in (bool, np.uint8, np.int8, np.float16, np.float32, np.float64):
+        np.testing.assert_array_equal(packbits.loads(datas, dtype=dtype), batch.astype(dtype))
+        np.testing.assert_array_equal(packbits.loads(datas[1], dtype=dtype), batch[1].astype(dtype))

@@ -170,8 +170,25 @@ def info(path, format, as_json):
         ("time index", "yes" if data["time_index"] else "no"),
         ("size on disk", f"{data['size_bytes']:,} B"),
     ]
+    rows += _representation_rows(data.get("representations"))
+    shown = {"path", "format", "version", "sensor_size", "sensor_size_inferred", "event_count", "t_min", "t_max",
+             "duration", "time_unit", "on_count", "on_ratio", "sorted_by_t", "time_index", "size_bytes", "meta",
+             "representations"}
+    rows += [(k, json.dumps(v)) for k, v in data.items() if k not in shown]
     rows += [(f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in data["meta"].items()]
     _print_rows(rows)
+
+
+def _representation_rows(rep: dict | None) -> list[tuple[str, str]]:
+    """Sizes of the dense, packed and sparse forms (the I2E paper's comparison)."""
+    if not rep:
+        return []
+    est = " (estimated)" if rep.get("sparse_estimated") else ""
+    return [
+        ("dense bool", f"{rep['dense_bool']:,} B"),
+        ("packed npy", f"{rep['packed_npy']:,} B"),
+        ("sparse uint8", f"{rep['sparse_uint8']:,} B{est}"),
+    ]
 
 
 def _print_rows(rows) -> None:
@@ -197,14 +214,7 @@ def _sample_rows(data: dict) -> list[tuple[str, str]]:
         ("sample shape", shape + (" (channel 0 = ON)" if data.get("channels") == "on_off" else "")),
         ("event rate", rate),
     ]
-    rep = data.get("representations")
-    if rep:
-        est = " (estimated)" if rep["sparse_estimated"] else ""
-        rows += [
-            ("dense bool", f"{rep['dense_bool']:,} B"),
-            ("packed npy", f"{rep['packed_npy']:,} B"),
-            ("sparse uint8", f"{rep['sparse_uint8']:,} B{est}"),
-        ]
+    rows += _representation_rows(data.get("representations"))
     rows.append(("size on disk", f"{data['size_bytes']:,} B"))
     rows += [(f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in data["meta"].items()
              if k != "class_names"]

@@ -152,6 +152,9 @@ def info(path, format, as_json):
     if data.get("kind") == "samples":
         _print_rows(_sample_rows(data))
         return
+    if data.get("kind") == "folder":
+        _print_rows(_folder_rows(data))
+        return
     unit = "µs" if data["time_unit"] == "us" else data["time_unit"]
     size = data["sensor_size"]
     size_text = f"{size[0]} x {size[1]}" if size else "unknown"
@@ -195,6 +198,23 @@ def _print_rows(rows) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _folder_rows(data: dict) -> list[tuple[str, str]]:
+    """Table rows of ``evio info`` for a folder of files."""
+    formats = ", ".join(f"{n} {name}" for name, n in sorted(data["formats"].items())) or "-"
+    rows = [
+        ("path", data["path"]),
+        ("files", f"{data['files']:,} ({formats})"),
+        ("samples", f"{data['sample_count']:,}"),
+        ("events", f"{data['event_count']:,}"),
+        ("size on disk", f"{data['size_bytes']:,} B"),
+    ]
+    rows += _representation_rows(data.get("representations"))
+    if data["skipped"]:
+        rows.append(("skipped", f"{data['skipped']:,} unreadable"))
+        rows += [("", example) for example in data["skipped_examples"]]
+    return rows
 
 
 def _sample_rows(data: dict) -> list[tuple[str, str]]:

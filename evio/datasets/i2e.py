@@ -21,6 +21,7 @@ from .. import packbits
 from ..dense import _as_numpy, from_dense
 from ..errors import FormatError
 from ..formats.parquet import ROW_GROUP_SIZE, ParquetShard, ShardFile, config_of, decode, pyarrow, split_of
+from ..formats.base import AtomicWriter
 from ..formats.sample_store import check_batch
 
 #: Bytes of ``data`` cells per shard file when ``rows_per_shard`` is not given (the Hub's 500 MB).
@@ -285,7 +286,7 @@ class I2EShards:
                 f"decode={self.decode!r}>")
 
 
-class I2EShardWriter:
+class I2EShardWriter(AtomicWriter):
     """Writes ``<out_dir>/<config_name>/<split>-0000k-of-0000n.parquet`` atomically.
 
     Shards go to hidden temporary files and get their final names on :meth:`close`, once ``n`` is
@@ -408,15 +409,6 @@ class I2EShardWriter:
                 p.rmdir()
             except OSError:
                 pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_i2e_shards(samples, labels, out_dir, config_name: str, split: str = "train",

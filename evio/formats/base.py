@@ -131,7 +131,59 @@ class EventReader:
         return f"<{type(self).__name__} {str(self.path)!r} events={n} sensor_size={self.sensor_size}>"
 
 
-class EventWriter:
+class AtomicWriter:
+    """Lifecycle of a writer whose output appears only when :meth:`close` succeeds.
+
+    Subclasses set ``self._dest`` (an :class:`~evio._atomic.AtomicDestination`) and
+    ``self._closed = False``, and implement ``_finish`` and ``_release``.
+    """
+
+    def _finish(self) -> None:
+        """Flush and close the temporary output (called once, before the rename)."""
+
+    def _release(self) -> None:
+        """Close open handles without finishing (called before the temporary output is removed)."""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._finish()
+            self._dest.commit()
+        except BaseException:
+            self._release()
+            self._dest.discard()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._closed:
+            return
+        self._closed = True
+        self._release()
+        self._dest.discard()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self):
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"{self.path}: writer was never closed; its output is discarded", ResourceWarning,
+                          stacklevel=2)
+            try:
+                self.abort()
+            except Exception:
+                pass
+
+
+class EventWriter(AtomicWriter):
     """Writes one file or store atomically: nothing appears at ``path`` unless :meth:`close` succeeds.
 
     Call :meth:`write` with chunks of events (any array :func:`evio.events.as_events` accepts).
@@ -183,12 +235,6 @@ class EventWriter:
     def _write(self, events: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _finish(self) -> None:
-        """Flush and close the temporary output (called once, before the rename)."""
-
-    def _release(self) -> None:
-        """Close open handles without finishing (called before the temporary output is removed)."""
-
     def final_meta(self) -> dict:
         """Metadata to store at close; sensor size inferred from the data when none was given."""
         meta = dict(self.meta)
@@ -197,43 +243,4 @@ class EventWriter:
             meta["sensor_size_inferred"] = True
         return meta
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._finish()
-            self._dest.commit()
-        except BaseException:
-            self._release()
-            self._dest.discard()
-            raise
-
-    def abort(self) -> None:
-        """Drop everything written so far."""
-        if self._closed:
-            return
-        self._closed = True
-        self._release()
-        self._dest.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self):
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"{self.path}: writer was never closed; its output is discarded", ResourceWarning,
-                          stacklevel=2)
-            try:
-                self.abort()
-            except Exception:
-                pass
-
-
-__all__ = ["EventReader", "EventWriter", "DEFAULT_CHUNK_SIZE", "EVENT_DTYPE", "FormatError", "clean_meta"]
+__all__ = ["AtomicWriter", "EventReader", "EventWriter", "DEFAULT_CHUNK_SIZE", "EVENT_DTYPE", "FormatError", "clean_meta"]

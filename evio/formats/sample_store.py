@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 from .._atomic import AtomicDestination
 from ..errors import FormatError
 from ..registry import FormatSpec
-from .base import DEFAULT_CHUNK_SIZE, EventReader, clean_meta
+from .base import AtomicWriter, DEFAULT_CHUNK_SIZE, EventReader, clean_meta
 
 LAYOUT = "evio-samples-1"
 #: Bytes of dense bool samples held in memory per batch when no batch size is given.
@@ -142,7 +141,7 @@ class SampleReader(EventReader):
         return f"<{type(self).__name__} {str(self.path)!r} samples={self.count} shape={self.shape}>"
 
 
-class SampleWriter:
+class SampleWriter(AtomicWriter):
     """Writes labelled dense samples atomically: nothing appears at ``path`` unless :meth:`close` succeeds.
 
     Call :meth:`write_samples` with batches; every sample must have the same ``[T, C, H, W]``.
@@ -192,12 +191,6 @@ class SampleWriter:
     def _write_samples(self, dense: np.ndarray, labels: np.ndarray, file_paths: list[str]) -> None:
         raise NotImplementedError
 
-    def _finish(self) -> None:
-        """Flush and close the temporary output (called once, before the rename)."""
-
-    def _release(self) -> None:
-        """Close open handles without finishing (called before the temporary output is removed)."""
-
     def final_meta(self) -> dict:
         meta = dict(self.meta)
         if self.shape is not None:
@@ -205,44 +198,6 @@ class SampleWriter:
             meta.update({"T": T, "C": C, "H": H, "W": W, "sensor_size": [W, H]})
         meta.setdefault("channels", "on_off")
         return meta
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._finish()
-            self._dest.commit()
-        except BaseException:
-            self._release()
-            self._dest.discard()
-            raise
-
-    def abort(self) -> None:
-        """Drop everything written so far."""
-        if self._closed:
-            return
-        self._closed = True
-        self._release()
-        self._dest.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self):
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"{self.path}: writer was never closed; its output is discarded", ResourceWarning,
-                          stacklevel=2)
-            try:
-                self.abort()
-            except Exception:
-                pass
 
 
 def check_batch(dense, labels, file_paths, start: int, shape):

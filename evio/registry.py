@@ -106,9 +106,13 @@ def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSp
         raise FormatError("file is empty", path, 0)
     candidates = [s for s in _by_suffix(path) if s.can_read]
     by_content = [s for s in _loaded().values() if s.can_read and s.matches_content(path, head)]
+    magic_matches = [s for s in by_content if s.magic and any(head.startswith(m) for m in s.magic)]
+    by_content = magic_matches + [s for s in by_content if s not in magic_matches]
     for spec in candidates:
         if spec in by_content:
             return spec
+    if magic_matches and not any(s.magic for s in candidates):
+        return magic_matches[0]
     if candidates:
         spec = candidates[0]
         hint = ""

@@ -1,0 +1,278 @@
+"""Decoders for address-event (AER) byte streams: jAER AEDAT 1.0/2.0, cAER AEDAT 3.1, N-MNIST ``.bin``.
+
+Every kernel works on a ``uint8`` buffer and writes into preallocated output arrays, so callers
+stream files in bounded memory. Nothing here trusts a length field: every read is bounds-checked
+against the buffer.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# --- AEDAT 1.0 / 2.0 ---------------------------------------------------------------------------
+
+CHIP_DVS128 = 0
+CHIP_DAVIS = 1
+
+ORIENT_CAER = 0  # top-left origin (evio default)
+ORIENT_JAER = 1  # jAER display coordinates, bottom-left origin (y up)
+ORIENT_SJ_CIFAR10DVS = 2  # SpikingJelly's CIFAR10-DVS transpose
+
+#: Indices into the ``stats`` array of :func:`aedat2_decode`.
+STAT_EXTERNAL = 0
+STAT_APS = 1
+STAT_IMU = 2
+STAT_OUT_OF_RANGE = 3
+
+
+@numba.njit(cache=True, nogil=True)
+def aedat2_decode(buf, event_bytes, chip, orient, width, height, unwrap,
+                  out_t, out_x, out_y, out_p, stats, tstate):
+    """Decode whole big-endian events of ``event_bytes`` (6: AEDAT 1.0, 8: 2.0) from ``buf``.
+
+    ``tstate`` holds ``[previous raw timestamp, wrap offset]`` across calls. Returns the number
+    of events written; skipped words are counted in ``stats``.
+    """
+    n = buf.shape[0] // event_bytes
+    k = 0
+    prev = tstate[0]
+    offset = tstate[1]
+    half = np.int64(1) << 31
+    full = np.int64(1) << 32
+    abytes = event_bytes - 4
+    for i in range(n):
+        b = i * event_bytes
+        if abytes == 4:
+            a = ((np.int64(buf[b]) << 24) | (np.int64(buf[b + 1]) << 16)
+                 | (np.int64(buf[b + 2]) << 8) | np.int64(buf[b + 3]))
+        else:
+            a = (np.int64(buf[b]) << 8) | np.int64(buf[b + 1])
+        c = b + abytes
+        ts = ((np.int64(buf[c]) << 24) | (np.int64(buf[c + 1]) << 16)
+              | (np.int64(buf[c + 2]) << 8) | np.int64(buf[c + 3]))
+        if ts >= half:
+            ts -= full
+        if unwrap:
+            if prev - ts > half:
+                offset += full
+            prev = ts
+        if chip == CHIP_DVS128:
+            if a & 0x8000:
+                stats[STAT_EXTERNAL] += 1
+                continue
+            xr = (a >> 1) & 0x7F
+            yr = (a >> 8) & 0x7F
+            on = (a & 1) == 0
+        else:
+            if a & 0x80000000:
+                if ((a >> 10) & 3) == 3:
+                    stats[STAT_IMU] += 1
+                else:
+                    stats[STAT_APS] += 1
+                continue
+            if a & 0x400:
+                stats[STAT_EXTERNAL] += 1
+                continue
+            xr = (a >> 12) & 0x3FF
+            yr = (a >> 22) & 0x1FF
+            on = ((a >> 11) & 1) == 1
+        if xr >= width or yr >= height:
+            stats[STAT_OUT_OF_RANGE] += 1
+            continue
+        if orient == ORIENT_CAER:
+            x = width - 1 - xr
+            y = height - 1 - yr
+        elif orient == ORIENT_JAER:
+            x = width - 1 - xr
+            y = yr
+        else:
+            x = width - 1 - yr
+            y = height - 1 - xr
+        out_t[k] = ts + offset
+        out_x[k] = x
+        out_y[k] = y
+        out_p[k] = on
+        k += 1
+    tstate[0] = prev
+    tstate[1] = offset
+    return k
+
+
+# --- AEDAT 3.1 ---------------------------------------------------------------------------------
+
+A3_MORE = 0  # output full; call again
+A3_END = 1  # clean end of data
+A3_TRUNCATED = 2  # a packet header or body runs past the end of the data
+A3_BAD_HEADER = 3  # a packet header with impossible fields
+
+#: Indices into the ``stats`` array of :func:`aedat3_decode`.
+A3_INVALID = 0
+A3_SPECIAL = 1
+A3_TS_WRAP = 2
+A3_TS_RESET = 3
+A3_SKIPPED_PACKETS = 4
+A3_SKIPPED_EVENTS = 5
+A3_PACKETS = 6
+A3_OUT_OF_RANGE = 7
+
+_MAX_EVENT_SIZE = 1 << 24
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _le_u32(buf, i):
+    return (np.uint32(buf[i]) | (np.uint32(buf[i + 1]) << np.uint32(8))
+            | (np.uint32(buf[i + 2]) << np.uint32(16)) | (np.uint32(buf[i + 3]) << np.uint32(24)))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _le_i32(buf, i):
+    return np.int64(np.int32(_le_u32(buf, i)))
+
+
+@numba.njit(cache=True, nogil=True)
+def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats):
+    """Decode AEDAT 3.1 packets from ``buf`` (the bytes after the header).
+
+    ``state`` is ``[byte offset of the current packet, index of the next event in it]``.
+    Returns ``(events written, status)``; on ``A3_TRUNCATED``/``A3_BAD_HEADER`` ``state[0]`` is the
+    offending packet's offset.
+    """
+    n = np.int64(buf.shape[0])
+    cap = out_t.shape[0]
+    k = 0
+    while True:
+        pos = state[0]
+        if pos == n:
+            return k, A3_END
+        if pos + 28 > n:
+            return k, A3_TRUNCATED
+        etype = np.int64(np.int16(np.uint16(buf[pos]) | (np.uint16(buf[pos + 1]) << np.uint16(8))))
+        esize = _le_i32(buf, pos + 4)
+        tsoff = _le_i32(buf, pos + 8)
+        tsovf = np.int64(_le_u32(buf, pos + 12))
+        capacity = _le_i32(buf, pos + 16)
+        number = _le_i32(buf, pos + 20)
+        if esize < 1 or esize > _MAX_EVENT_SIZE or capacity < 0 or number < 0 or number > capacity:
+            return k, A3_BAD_HEADER
+        if tsoff < 0 or tsoff + 4 > esize:
+            return k, A3_BAD_HEADER
+        body = capacity * esize
+        if pos + 28 + body > n:
+            return k, A3_TRUNCATED
+        start = pos + 28
+        if state[1] == 0:
+            stats[A3_PACKETS] += 1
+        if etype == 1:
+            if esize < 8:
+                return k, A3_BAD_HEADER
+            i = state[1]
+            base_t = tsovf << np.int64(31)
+            while i < number and k < cap:
+                e = start + i * esize
+                d = _le_u32(buf, e)
+                i += 1
+                if (d & np.uint32(1)) == 0:
+                    stats[A3_INVALID] += 1
+                    continue
+                x = np.int64((d >> np.uint32(17)) & np.uint32(0x7FFF))
+                y = np.int64((d >> np.uint32(2)) & np.uint32(0x7FFF))
+                if x >= width or y >= height:
+                    stats[A3_OUT_OF_RANGE] += 1
+                    continue
+                out_t[k] = base_t | np.int64(_le_u32(buf, e + tsoff))
+                out_x[k] = x
+                out_y[k] = y
+                out_p[k] = ((d >> np.uint32(1)) & np.uint32(1)) == 1
+                k += 1
+            if i < number:
+                state[1] = i
+                return k, A3_MORE
+        elif etype == 0:
+            for i in range(number):
+                d = _le_u32(buf, start + i * esize)
+                stats[A3_SPECIAL] += 1
+                kind = (d >> np.uint32(1)) & np.uint32(0x7F)
+                if kind == 0:
+                    stats[A3_TS_WRAP] += 1
+                elif kind == 1:
+                    stats[A3_TS_RESET] += 1
+        else:
+            stats[A3_SKIPPED_PACKETS] += 1
+            stats[A3_SKIPPED_EVENTS] += number
+        state[0] = start + body
+        state[1] = 0
+        if k >= cap:
+            return k, A3_MORE
+
+
+# --- N-MNIST / N-Caltech101 .bin ---------------------------------------------------------------
+
+NMNIST_OVERFLOW_Y = 240
+#: Added to every later timestamp per overflow marker row (as in Orchard's MATLAB reader and Tonic).
+NMNIST_OVERFLOW_STEP = 1 << 13
+
+
+@numba.njit(cache=True, nogil=True)
+def nmnist_decode(buf, out_t, out_x, out_y, out_p, tstate):
+    """Decode whole 5-byte events; ``tstate[0]`` is the running overflow offset, ``tstate[1]`` the marker count."""
+    n = buf.shape[0] // 5
+    k = 0
+    offset = tstate[0]
+    for i in range(n):
+        b = i * 5
+        y = buf[b + 1]
+        if y == NMNIST_OVERFLOW_Y:
+            offset += NMNIST_OVERFLOW_STEP
+            tstate[1] += 1
+            continue
+        b2 = np.int64(buf[b + 2])
+        out_t[k] = (((b2 & 127) << 16) | (np.int64(buf[b + 3]) << 8) | np.int64(buf[b + 4])) + offset
+        out_x[k] = buf[b]
+        out_y[k] = y
+        out_p[k] = (b2 >> 7) == 1
+        k += 1
+    tstate[0] = offset
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def nmnist_encode(t, x, y, p, out, mstate):
+    """Encode events into ``out`` (5 bytes each, room for markers: ``5 * (n + markers)``).
+
+    ``mstate[0]`` is the number of overflow markers written so far. Returns bytes written, or
+    ``-(i + 1)`` when event ``i`` cannot be represented (its time lies before the current offset).
+    """
+    pos = 0
+    m = mstate[0]
+    limit = np.int64(1) << np.int64(23)
+    for i in range(t.shape[0]):
+        rel = t[i] - m * NMNIST_OVERFLOW_STEP
+        if rel < 0:
+            mstate[0] = m
+            return -(i + 1)
+        if rel >= limit:
+            need = (rel - limit) // NMNIST_OVERFLOW_STEP + 1
+            for _ in range(need):
+                if pos + 5 > out.shape[0]:
+                    mstate[0] = m
+                    return -(i + 1)
+                out[pos] = 0
+                out[pos + 1] = NMNIST_OVERFLOW_Y
+                out[pos + 2] = 0
+                out[pos + 3] = 0
+                out[pos + 4] = 0
+                pos += 5
+            m += need
+            rel = t[i] - m * NMNIST_OVERFLOW_STEP
+        if pos + 5 > out.shape[0]:
+            mstate[0] = m
+            return -(i + 1)
+        out[pos] = x[i]
+        out[pos + 1] = y[i]
+        out[pos + 2] = ((rel >> 16) & 127) | (128 if p[i] else 0)
+        out[pos + 3] = (rel >> 8) & 255
+        out[pos + 4] = rel & 255
+        pos += 5
+    mstate[0] = m
+    return pos

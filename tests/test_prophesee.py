@@ -603,4 +603,4 @@ def test_streaming_memory_is_bounded_by_block_and_chunk(name):
     finally:
         tracemalloc.stop()
     assert n == TRUTH[name]["n"]
-    assert peak < 1_000_000, peak  # the whole decode would be 2.8-7 MB
+    assert peak < 1_000_000, peak  # whole-file decodes of the raw fixtures take 2.8-7 MB

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ..errors import FormatError
-from ..events import empty_events
+from ..events import EVENT_DTYPE, empty_events
 from ..kernels import aer
 from ..registry import FormatSpec
 from .base import EventReader, EventWriter
@@ -37,6 +37,8 @@ ORIENTATIONS = {
     "spikingjelly-cifar10dvs": aer.ORIENT_SJ_CIFAR10DVS,
 }
 DEFAULT_ORIENTATION = "caer"
+#: Bytes per file read in ``read()`` (memory: the output plus one such block).
+READ_BLOCK_BYTES = 1 << 24
 
 
 # --- header helpers (shared with aedat3) -------------------------------------------------------
@@ -205,6 +207,34 @@ class Aedat2Reader(EventReader):
             self.meta.update(skipped=self.skipped)
             yield out[:k]
         self._check_trailing()
+
+    def read(self) -> np.ndarray:
+        """All events, decoded block by block straight into one array of ``bytes / event size``
+        events (the bound: every event is one word), trimmed to the events kept."""
+        self.stats[:] = 0
+        tstate = np.zeros(2, dtype=np.int64)
+        eb = self._event_bytes
+        total = self._n_words
+        out = empty_events(0) if total == 0 else np.empty(total, EVENT_DTYPE)
+        per_block = max(1, READ_BLOCK_BYTES // eb)
+        block = np.empty(min(per_block, total) * eb, dtype=np.uint8)
+        orient = ORIENTATIONS[self.orientation]
+        self._file.seek(self.header_end)
+        k = 0
+        done = 0
+        while done < total:
+            n = min(per_block, total - done)
+            buf = block[:n * eb]
+            if self._file.readinto(buf) != n * eb:
+                raise FormatError("file shrank while reading", self.path)
+            done += n
+            k += aer.aedat2_decode(buf, eb, self._layout, orient, self._w, self._h, self.unwrap,
+                                   out["t"][k:], out["x"][k:], out["y"][k:], out["p"][k:], self.stats, tstate)
+            self.meta.update(skipped=self.skipped)
+        self._check_trailing()
+        if k != len(out):
+            out.resize(k, refcheck=False)  # no other view of ``out`` exists: shrink in place
+        return out
 
     def read_raw(self) -> tuple[np.ndarray, np.ndarray]:
         """All undecoded words: ``(address uint32, timestamp int32)`` (native byte order)."""

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from ..errors import FormatError
-from ..events import empty_events
+from ..events import EVENT_DTYPE, empty_events
 from ..kernels import aer
 from ..registry import FormatSpec
 from .aedat2 import read_header, read_version
@@ -124,6 +124,42 @@ class Aedat3Reader(EventReader):
                 raise FormatError("packet header with impossible size/capacity/number fields", self.path, where)
         finally:
             del buf
+
+    def read(self):
+        """All events in one kernel pass into one array: every polarity event takes at least 8
+        bytes, so ``data bytes // 8`` bounds the output; it is trimmed to the events kept."""
+        self.stats[:] = 0
+        if self._size == self.header_end:
+            return empty_events(0)
+        buf = np.memmap(self.path, dtype=np.uint8, mode="r", offset=self.header_end)
+        try:
+            state = np.zeros(2, dtype=np.int64)
+            w, h = self.meta["sensor_size"]
+            cap = len(buf) // 8 + 1
+            out = np.empty(cap, EVENT_DTYPE)
+            fill = 0
+            while True:
+                if fill == cap:
+                    cap += cap // 2 + 1  # pragma: no cover - the bound above always holds
+                    grown = np.empty(cap, EVENT_DTYPE)
+                    grown[:fill] = out
+                    out = grown
+                k, status = aer.aedat3_decode(buf, state, w, h, out["t"][fill:], out["x"][fill:],
+                                              out["y"][fill:], out["p"][fill:], self.stats)
+                fill += k
+                self.meta["skipped"] = self.skipped
+                if status == aer.A3_MORE:
+                    continue
+                if status == aer.A3_END:
+                    break
+                where = self.header_end + int(state[0])
+                if status == aer.A3_TRUNCATED:
+                    raise FormatError("packet runs past the end of the file (truncated)", self.path, where)
+                raise FormatError("packet header with impossible size/capacity/number fields", self.path, where)
+        finally:
+            del buf
+        out.resize(fill, refcheck=False)  # no other view of ``out`` exists: shrink in place
+        return out
 
     def extra_info(self):
         return {"header_bytes": self.header_end, "sensor_size_from": self.meta["sensor_size_from"]}

@@ -22,7 +22,7 @@ from ..events import EVENT_DTYPE
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
 from .base import EventReader, EventWriter
-from .prophesee_raw import Rechunker, header_dict, join_events, positive_int, read_percent_header
+from .prophesee_raw import READ_BLOCK_BYTES, header_dict, positive_int, read_percent_header, read_words
 
 DEFAULT_BLOCK_BYTES = 1 << 23
 #: Sensor size assumed when a DAT header has no ``% Width``/``% Height`` (N-CARS ATIS crop; faery's choice).
@@ -88,31 +88,37 @@ class DatReader(EventReader):
         if "Date" in head:
             self.meta["date"] = head["Date"]
 
+    def _decode_into(self, out, state, block):
+        """Decode the next ``len(out)`` records straight into the ``EVENT_DTYPE`` array ``out``."""
+        per_block = len(block)
+        done = 0
+        while done < len(out):
+            k = min(per_block, len(out) - done)
+            words = read_words(self._file, block, k, self.path)
+            part = out[done:done + k]
+            K.decode_dat(words, self.dat_version, part["t"], part["x"], part["y"], part["p"], state)
+            done += k
+
     def _chunks(self, size):
-        acc = Rechunker(size)
         state = np.zeros(K.DAT_STATE, dtype=np.int64)
-        per_block = self.block_bytes // 8
+        block = np.empty((max(1, min(self.block_bytes // 8, self.count)), 2), "<u4")
         self._file.seek(self.data_offset)
         remaining = self.count
         while remaining:
-            k = min(per_block, remaining)
-            raw = self._file.read(k * 8)
-            if len(raw) != k * 8:
-                raise FormatError("file shrank while reading", self.path, self._file.tell())
-            remaining -= k
-            words = np.frombuffer(raw, dtype="<u4").reshape(-1, 2)
-            t = np.empty(k, np.int64)
-            x = np.empty(k, np.uint16)
-            y = np.empty(k, np.uint16)
-            p = np.empty(k, np.bool_)
-            K.decode_dat(words, self.dat_version, t, x, y, p, state)
-            acc.add(t, x, y, p)
-            yield from acc.ready()
-        yield from acc.rest()
+            out = np.empty(min(size, remaining), EVENT_DTYPE)
+            self._decode_into(out, state, block)
+            remaining -= len(out)
+            yield out
 
     def read(self):
-        parts = list(self.chunks())
-        return join_events(parts) if parts else np.zeros(0, EVENT_DTYPE)
+        """All events, decoded straight into one array of exactly ``count`` events."""
+        state = np.zeros(K.DAT_STATE, dtype=np.int64)
+        per_block = max(self.block_bytes, READ_BLOCK_BYTES) // 8
+        block = np.empty((max(1, min(per_block, self.count)), 2), "<u4")
+        self._file.seek(self.data_offset)
+        out = np.empty(self.count, EVENT_DTYPE)
+        self._decode_into(out, state, block)
+        return out
 
     def extra_info(self):
         return {"dat_version": self.dat_version}

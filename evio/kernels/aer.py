@@ -33,7 +33,29 @@ def aedat2_decode(buf, event_bytes, chip, orient, width, height, unwrap,
 
     ``tstate`` holds ``[previous raw timestamp, wrap offset]`` across calls. Returns the number
     of events written; skipped words are counted in ``stats``.
+
+    The common layouts call the loop with constant event size / chip / orientation, so the
+    compiler specialises each (about twice as fast as one loop testing them per event).
     """
+    if event_bytes == 8:
+        if chip == CHIP_DVS128:
+            if orient == ORIENT_CAER:
+                return _aedat2_loop(buf, 8, CHIP_DVS128, ORIENT_CAER, width, height, unwrap,
+                                    out_t, out_x, out_y, out_p, stats, tstate)
+            return _aedat2_loop(buf, 8, CHIP_DVS128, orient, width, height, unwrap,
+                                out_t, out_x, out_y, out_p, stats, tstate)
+        if orient == ORIENT_CAER:
+            return _aedat2_loop(buf, 8, CHIP_DAVIS, ORIENT_CAER, width, height, unwrap,
+                                out_t, out_x, out_y, out_p, stats, tstate)
+        return _aedat2_loop(buf, 8, chip, orient, width, height, unwrap,
+                            out_t, out_x, out_y, out_p, stats, tstate)
+    return _aedat2_loop(buf, event_bytes, chip, orient, width, height, unwrap,
+                        out_t, out_x, out_y, out_p, stats, tstate)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _aedat2_loop(buf, event_bytes, chip, orient, width, height, unwrap,
+                 out_t, out_x, out_y, out_p, stats, tstate):
     n = buf.shape[0] // event_bytes
     k = 0
     prev = tstate[0]
@@ -130,6 +152,30 @@ def _le_i32(buf, i):
     return np.int64(np.int32(_le_u32(buf, i)))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _a3_polarity(buf, start, i, number, esize, tsoff, base_t, width, height,
+                 out_t, out_x, out_y, out_p, k, cap, stats):
+    """Polarity events ``i..number`` of the packet body at ``start``; returns ``(i, k)``."""
+    while i < number and k < cap:
+        e = start + i * esize
+        d = _le_u32(buf, e)
+        i += 1
+        if (d & np.uint32(1)) == 0:
+            stats[A3_INVALID] += 1
+            continue
+        x = np.int64((d >> np.uint32(17)) & np.uint32(0x7FFF))
+        y = np.int64((d >> np.uint32(2)) & np.uint32(0x7FFF))
+        if x >= width or y >= height:
+            stats[A3_OUT_OF_RANGE] += 1
+            continue
+        out_t[k] = base_t | np.int64(_le_u32(buf, e + tsoff))
+        out_x[k] = x
+        out_y[k] = y
+        out_p[k] = ((d >> np.uint32(1)) & np.uint32(1)) == 1
+        k += 1
+    return i, k
+
+
 @numba.njit(cache=True, nogil=True)
 def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats):
     """Decode AEDAT 3.1 packets from ``buf`` (the bytes after the header).
@@ -166,25 +212,13 @@ def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats):
         if etype == 1:
             if esize < 8:
                 return k, A3_BAD_HEADER
-            i = state[1]
             base_t = tsovf << np.int64(31)
-            while i < number and k < cap:
-                e = start + i * esize
-                d = _le_u32(buf, e)
-                i += 1
-                if (d & np.uint32(1)) == 0:
-                    stats[A3_INVALID] += 1
-                    continue
-                x = np.int64((d >> np.uint32(17)) & np.uint32(0x7FFF))
-                y = np.int64((d >> np.uint32(2)) & np.uint32(0x7FFF))
-                if x >= width or y >= height:
-                    stats[A3_OUT_OF_RANGE] += 1
-                    continue
-                out_t[k] = base_t | np.int64(_le_u32(buf, e + tsoff))
-                out_x[k] = x
-                out_y[k] = y
-                out_p[k] = ((d >> np.uint32(1)) & np.uint32(1)) == 1
-                k += 1
+            if esize == 8 and tsoff == 4:  # the standard layout, with constant strides
+                i, k = _a3_polarity(buf, start, state[1], number, 8, 4, base_t, width, height,
+                                    out_t, out_x, out_y, out_p, k, cap, stats)
+            else:
+                i, k = _a3_polarity(buf, start, state[1], number, esize, tsoff, base_t, width, height,
+                                    out_t, out_x, out_y, out_p, k, cap, stats)
             if i < number:
                 state[1] = i
                 return k, A3_MORE

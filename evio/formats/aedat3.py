@@ -16,7 +16,7 @@ from ..events import EVENT_DTYPE, empty_events
 from ..kernels import aer
 from ..registry import FormatSpec
 from .aedat2 import read_header, read_version
-from .base import EventReader, EventWriter
+from .base import EventReader, EventWriter, HeaderAfterBody
 
 #: Known device names in ``#Source`` lines -> (W, H)
 DEVICE_SIZES = {
@@ -165,7 +165,7 @@ class Aedat3Reader(EventReader):
         return {"header_bytes": self.header_end, "sensor_size_from": self.meta["sensor_size_from"]}
 
 
-class Aedat3Writer(EventWriter):
+class Aedat3Writer(HeaderAfterBody, EventWriter):
     """Writes AEDAT 3.1 polarity packets (up to 4096 events each, all valid; a new packet whenever
     ``t >> 31`` changes, which is stored as ``eventTSOverflow``). ``t`` must lie in ``0 .. 2**62-1``;
     x and y in ``0 .. 32767``. The ``#Source`` line names DVS128/DAVIS240/DAVIS346 when the
@@ -176,9 +176,7 @@ class Aedat3Writer(EventWriter):
 
     def __init__(self, path, **options):
         super().__init__(path, **options)
-        self._file = open(self.tmp_path, "wb")  # noqa: SIM115  (closed by _finish/_release)
-        self._body_path = self.tmp_path.with_name(self.tmp_path.name + ".body")
-        self._body = open(self._body_path, "w+b")  # noqa: SIM115  (closed by _release)
+        self._open_spool()
 
     def _header(self, size):
         names = {v: k.upper() for k, v in DEVICE_SIZES.items()}
@@ -217,17 +215,7 @@ class Aedat3Writer(EventWriter):
             self._body.write(body[a:b].tobytes())
 
     def _finish(self):
-        self._file.write(self._header(self.final_meta().get("sensor_size")))
-        self._body.seek(0)
-        while block := self._body.read(1 << 24):
-            self._file.write(block)
-        self._release()
-
-    def _release(self):
-        self._file.close()
-        self._body.close()
-        if self._body_path.exists():
-            self._body_path.unlink()
+        self._emit(self._header(self.final_meta().get("sensor_size")))
 
 
 def _is_aedat3(path) -> bool:

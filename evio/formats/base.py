@@ -186,6 +186,30 @@ class AtomicWriter:
                 pass
 
 
+class HeaderAfterBody:
+    """For writers whose header depends on every event (counts, sizes): events are spooled to a
+    temporary ``.body`` file beside the output and copied behind the header by :meth:`_emit`."""
+
+    def _open_spool(self) -> None:
+        self._file = open(self.tmp_path, "wb")  # noqa: SIM115  (closed by _emit/_release)
+        self._body_path = self.tmp_path.with_name(self.tmp_path.name + ".body")
+        self._body = open(self._body_path, "w+b")  # noqa: SIM115  (closed by _release)
+
+    def _emit(self, header: bytes) -> None:
+        """Write ``header``, then the spooled body, and close both files."""
+        self._file.write(header)
+        self._body.seek(0)
+        while block := self._body.read(1 << 24):
+            self._file.write(block)
+        self._release()
+
+    def _release(self) -> None:
+        self._file.close()
+        self._body.close()
+        if self._body_path.exists():
+            self._body_path.unlink()
+
+
 class EventWriter(AtomicWriter):
     """Writes one file or store atomically: nothing appears at ``path`` unless :meth:`close` succeeds.
 

@@ -15,7 +15,7 @@ from ..errors import FormatError
 from ..events import FIELDS, from_fields
 from ..kernels import text
 from ..registry import FormatSpec
-from .base import EventReader, EventWriter
+from .base import EventReader, EventWriter, HeaderAfterBody
 
 META_PREFIX = b"# evio-meta: "
 _BLOCK = 1 << 22
@@ -120,7 +120,7 @@ class CsvReader(EventReader):
         self._file.close()
 
 
-class CsvWriter(EventWriter):
+class CsvWriter(HeaderAfterBody, EventWriter):
     """Options: ``store_meta`` (bool, default True: a leading ``# evio-meta:`` comment line)."""
 
     format_name = "csv"
@@ -129,8 +129,7 @@ class CsvWriter(EventWriter):
         self.stores_meta = None if store_meta else ("time_unit",)
         super().__init__(path, **options)
         self.store_meta = bool(store_meta)
-        self._file = open(self.tmp_path, "wb")
-        self._body = open(self.tmp_path.with_name(self.tmp_path.name + ".body"), "w+b")
+        self._open_spool()
 
     def _write(self, events):
         step = 1 << 16
@@ -141,20 +140,8 @@ class CsvWriter(EventWriter):
             self._body.write(buf[:n].tobytes())
 
     def _finish(self):
-        if self.store_meta:
-            self._file.write(META_PREFIX + json.dumps(self.final_meta()).encode() + b"\n")
-        self._file.write(b"t,x,y,p\n")
-        self._body.seek(0)
-        while block := self._body.read(1 << 24):
-            self._file.write(block)
-        self._release()
-
-    def _release(self):
-        self._file.close()
-        self._body.close()
-        body = self.tmp_path.with_name(self.tmp_path.name + ".body")
-        if body.exists():
-            body.unlink()
+        meta = META_PREFIX + json.dumps(self.final_meta()).encode() + b"\n" if self.store_meta else b""
+        self._emit(meta + b"t,x,y,p\n")
 
 
 FORMAT = FormatSpec(

@@ -21,7 +21,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
-from .base import EventReader, EventWriter
+from .base import EventReader, EventWriter, HeaderAfterBody
 from .prophesee_raw import READ_BLOCK_BYTES, header_dict, positive_int, read_percent_header, read_words
 
 DEFAULT_BLOCK_BYTES = 1 << 23
@@ -127,7 +127,7 @@ class DatReader(EventReader):
         self._file.close()
 
 
-class DatWriter(EventWriter):
+class DatWriter(HeaderAfterBody, EventWriter):
     """Writes DAT v2 Event2D (``0x00``, size 8) with ``% Width``/``% Height``. Needs the first
     t in 0..2**32-1 and t non-decreasing with steps < 2**31 (later t >= 2**32 is stored through
     32-bit wraps, which readers that count overflows reconstruct), x and y < 16384."""
@@ -140,8 +140,7 @@ class DatWriter(EventWriter):
     def __init__(self, path, **options):
         super().__init__(path, **options)
         self._last_t = None
-        self._body = open(self.tmp_path.with_name(self.tmp_path.name + ".body"), "w+b")
-        self._file = open(self.tmp_path, "wb")
+        self._open_spool()
 
     def _write(self, events):
         if not len(events):
@@ -169,18 +168,7 @@ class DatWriter(EventWriter):
         date = meta.get("date")
         if date is not None and "\n" not in str(date) and "\r" not in str(date):
             header += f"% Date {date}\n"
-        self._file.write(header.encode("latin-1", "replace") + bytes([0x00, 8]))
-        self._body.seek(0)
-        while block := self._body.read(1 << 24):
-            self._file.write(block)
-        self._release()
-
-    def _release(self):
-        self._file.close()
-        self._body.close()
-        body = self.tmp_path.with_name(self.tmp_path.name + ".body")
-        if body.exists():
-            body.unlink()
+        self._emit(header.encode("latin-1", "replace") + bytes([0x00, 8]))
 
 
 FORMAT = FormatSpec(

@@ -23,7 +23,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
-from .base import EventReader, EventWriter
+from .base import EventReader, EventWriter, HeaderAfterBody
 
 DEFAULT_BLOCK_BYTES = 1 << 22
 #: A header larger than this is rejected (real headers are well under 4 KiB).
@@ -465,7 +465,7 @@ def _triggers(tt, tid, tval):
     return out
 
 
-class RawWriter(EventWriter):
+class RawWriter(HeaderAfterBody, EventWriter):
     """Options: ``encoding`` (``"evt2"`` default, or ``"evt3"``). Needs t non-decreasing,
     0 <= t < 2**50 (EVT2) or 2**40 (EVT3) µs, x and y < 2048. The header records ``% evt``, ``% format`` and ``% geometry``."""
 
@@ -481,8 +481,7 @@ class RawWriter(EventWriter):
         self.encoding = enc
         self._state = np.zeros(4, dtype=np.int64)
         self._last_t = None
-        self._body = open(self.tmp_path.with_name(self.tmp_path.name + ".body"), "w+b")
-        self._file = open(self.tmp_path, "wb")
+        self._open_spool()
 
     def _write(self, events):
         if not len(events):
@@ -522,18 +521,7 @@ class RawWriter(EventWriter):
             if value is not None and "\n" not in str(value) and "\r" not in str(value):
                 lines.append(f"% {name} {value}")
         lines.append("% end")
-        self._file.write(("\n".join(lines) + "\n").encode("latin-1", "replace"))
-        self._body.seek(0)
-        while block := self._body.read(1 << 24):
-            self._file.write(block)
-        self._release()
-
-    def _release(self):
-        self._file.close()
-        self._body.close()
-        body = self.tmp_path.with_name(self.tmp_path.name + ".body")
-        if body.exists():
-            body.unlink()
+        self._emit(("\n".join(lines) + "\n").encode("latin-1", "replace"))
 
 
 FORMAT = FormatSpec(

@@ -99,6 +99,17 @@ class Aedat3Reader(EventReader):
                 "other_packets": int(s[aer.A3_SKIPPED_PACKETS]), "other_events": int(s[aer.A3_SKIPPED_EVENTS]),
                 "packets": int(s[aer.A3_PACKETS]), "out_of_range": int(s[aer.A3_OUT_OF_RANGE])}
 
+    def _finished(self, status: int, state: np.ndarray) -> bool:
+        """True at the end of the data, False when the kernel stopped for room; raises on bad packets."""
+        if status == aer.A3_MORE:
+            return False
+        if status == aer.A3_END:
+            return True
+        where = self.header_end + int(state[0])
+        if status == aer.A3_TRUNCATED:
+            raise FormatError("packet runs past the end of the file (truncated)", self.path, where)
+        raise FormatError("packet header with impossible size/capacity/number fields", self.path, where)
+
     def _chunks(self, size):
         self.stats[:] = 0
         if self._size == self.header_end:
@@ -114,14 +125,8 @@ class Aedat3Reader(EventReader):
                 self.meta["skipped"] = self.skipped
                 if k:
                     yield out[:k]
-                if status == aer.A3_MORE:
-                    continue
-                if status == aer.A3_END:
+                if self._finished(status, state):
                     return
-                where = self.header_end + int(state[0])
-                if status == aer.A3_TRUNCATED:
-                    raise FormatError("packet runs past the end of the file (truncated)", self.path, where)
-                raise FormatError("packet header with impossible size/capacity/number fields", self.path, where)
         finally:
             del buf
 
@@ -148,14 +153,8 @@ class Aedat3Reader(EventReader):
                                               out["y"][fill:], out["p"][fill:], self.stats)
                 fill += k
                 self.meta["skipped"] = self.skipped
-                if status == aer.A3_MORE:
-                    continue
-                if status == aer.A3_END:
+                if self._finished(status, state):
                     break
-                where = self.header_end + int(state[0])
-                if status == aer.A3_TRUNCATED:
-                    raise FormatError("packet runs past the end of the file (truncated)", self.path, where)
-                raise FormatError("packet header with impossible size/capacity/number fields", self.path, where)
         finally:
             del buf
         out.resize(fill, refcheck=False)  # no other view of ``out`` exists: shrink in place

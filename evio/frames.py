@@ -1,0 +1,519 @@
+"""Event frames ``[T, 2, H, W]`` (per-pixel event counts), bit-exact with SpikingJelly and Tonic.
+
+``frames`` slices an event stream by event count, by equal time windows or by a fixed duration and
+counts the events of each slice per channel and pixel, following one of two conventions exactly:
+``"spikingjelly"`` (``integrate_events_by_fixed_frames_number`` / ``..._by_fixed_duration``,
+float64) or ``"tonic"`` (``ToFrame``, int16). ``docs/frames.md`` maps every call to the peers'.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import FormatError, LossWarning
+from .events import EVENT_DTYPE, as_events
+from .kernels import frames as kernels
+
+BY = ("count", "time", "duration")
+CONVENTIONS = ("spikingjelly", "tonic")
+CHANNEL_ORDERS = ("off_on", "on_off")
+DURATION_VARIANTS = ("grid", "greedy")
+POOL_MODES = ("sum", "mean")
+_MANTISSA_BITS = {2: 11, 4: 24, 8: 53}
+
+
+def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_size=None,
+           convention: str = "spikingjelly", dtype=None, channels: str = "off_on", *,
+           event_count: int | None = None, overlap=0, include_incomplete: bool = False,
+           start_time=None, end_time=None, duration_variant: str = "grid", allow_empty: bool = False,
+           binary: bool = False, pool: int | None = None, pool_mode: str = "sum") -> np.ndarray:
+    """Events -> frames ``[T, 2, H, W]`` of event counts per (frame, channel, y, x).
+
+    ``by="count"``: ``T`` frames of equal event count (SpikingJelly ``split_by='number'``, the last
+    frame takes the ``N mod T`` leftover; Tonic ``n_event_bins``, which drops it), or with
+    ``event_count=`` (Tonic only) frames of that many events. ``by="time"``: ``T`` equal windows of
+    ``(t[-1] - t[0]) // T`` µs (SpikingJelly ``split_by='time'``; Tonic ``n_time_bins``).
+    ``by="duration"``: frames of ``duration`` µs, their number depends on the data (SpikingJelly
+    ``integrate_events_by_fixed_duration``, ``duration_variant="grid"`` as in 2.0 or ``"greedy"``
+    as in 0.0.0.0.14; Tonic ``time_window``). ``T`` is ignored where the data sets the frame count.
+
+    ``overlap``, ``include_incomplete``, ``start_time`` and ``end_time`` are Tonic's (µs for
+    ``duration``, events for ``event_count``, a fraction of a bin for ``T`` bins).
+    ``sensor_size`` is ``(W, H)`` or ``(W, H, P)`` with ``P`` 1 or 2 (default: ``max + 1`` of x
+    and y, 2 channels). ``channels="off_on"``: channel = p (both peers); ``"on_off"``: channel 0 =
+    ON (I2E). ``dtype`` defaults to float64 (SpikingJelly) or int16 (Tonic; counts above 32767 wrap
+    as in Tonic, with a :class:`LossWarning`; pass ``np.int32`` to keep them). Where SpikingJelly
+    raises (no events, an empty time window, all timestamps equal) a :class:`FormatError` says so;
+    ``allow_empty=True`` gives empty frames instead. ``binary=True``: 1 where a pixel has any event
+    (bool by default). ``pool=k`` sums (``pool_mode="sum"``) or averages (``"mean"``) ``k x k``
+    pixel blocks to ``[T, 2, H // k, W // k]``; the last ``H % k`` rows and ``W % k`` columns are
+    dropped, with a :class:`LossWarning` if they hold events.
+    """
+    _check_choice("by", by, BY)
+    _check_choice("convention", convention, CONVENTIONS)
+    _check_choice("channels", channels, CHANNEL_ORDERS)
+    _check_choice("duration_variant", duration_variant, DURATION_VARIANTS)
+    _check_choice("pool_mode", pool_mode, POOL_MODES)
+    ev = _records(events)
+    W, H, P = _sensor(sensor_size, ev)
+    on_channel, off_channel = (0, 0) if P == 1 else ((1, 0) if channels == "off_on" else (0, 1))
+    grid = _Grid(ev, W, H, on_channel, off_channel, P, _input_t_dtype(events, ev))
+    if convention == "spikingjelly":
+        for name, value, default in (("event_count", event_count, None), ("overlap", overlap, 0),
+                                     ("include_incomplete", include_incomplete, False),
+                                     ("start_time", start_time, None), ("end_time", end_time, None)):
+            if value != default:
+                raise ValueError(f"{name} is a Tonic option; use convention='tonic'")
+        counts = _spikingjelly(grid, T, by, duration, duration_variant, allow_empty)
+    else:
+        if duration_variant != "grid":
+            raise ValueError("duration_variant is a SpikingJelly option; use convention='spikingjelly'")
+        counts = _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, start_time, end_time)
+    return _finish(counts, convention, dtype, binary, pool, pool_mode)
+
+
+def frames_batch(samples, T: int | None = 8, by: str = "count", duration=None, sensor_size=None, **options):
+    """A list of event streams -> ``[B, T, 2, H, W]``; with a data-dependent frame count
+    (``by="duration"`` or ``event_count=``) -> ``(frames [B, T_max, 2, H, W] zero-padded at the end,
+    lengths int64 [B])``, as SpikingJelly's ``pad_sequence_collate``.
+
+    ``sensor_size`` defaults to the largest ``max + 1`` over the batch. Other options as :func:`frames`.
+    """
+    samples = list(samples)
+    if sensor_size is None:
+        sensor_size = _batch_sensor(samples)
+    out = [frames(s, T, by, duration, sensor_size, **options) for s in samples]
+    variable = by == "duration" or options.get("event_count") is not None
+    if not variable:
+        if not out:
+            raise ValueError("frames_batch needs at least one sample")
+        return np.stack(out)
+    padded, _, lengths = pad_collate([(f, 0) for f in out], as_torch=False)
+    return padded, lengths
+
+
+def pad_collate(batch, as_torch: bool | None = None):
+    """``[(frames [T_i, ...], label), ...]`` -> ``(padded [B, T_max, ...], labels [B], lengths int64 [B])``.
+
+    Zero-pads at the end like SpikingJelly's ``pad_sequence_collate``. Returns torch tensors
+    (exactly what SpikingJelly returns) when ``as_torch`` is true, or when it is ``None`` and a
+    sample is a torch tensor; NumPy arrays otherwise.
+    """
+    batch = list(batch)
+    if not batch:
+        raise ValueError("pad_collate needs at least one sample")
+    xs, ys = zip(*batch, strict=True)
+    if as_torch is None:
+        as_torch = any(_is_torch(x) for x in xs)
+    if as_torch:
+        import torch
+
+        xs = [torch.as_tensor(x) for x in xs]
+        return (torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.as_tensor(ys),
+                torch.as_tensor([x.shape[0] for x in xs]))
+    xs = [np.asarray(x.detach().cpu() if _is_torch(x) else x) for x in xs]
+    if len({x.shape[1:] for x in xs}) != 1:
+        raise ValueError(f"samples differ beyond their first axis: {sorted({x.shape for x in xs})}")
+    lengths = np.array([x.shape[0] for x in xs], dtype=np.int64)
+    out = np.zeros((len(xs), int(lengths.max()), *xs[0].shape[1:]), dtype=np.result_type(*xs))
+    for i, x in enumerate(xs):
+        out[i, :len(x)] = x
+    return out, np.asarray(ys), lengths
+
+
+def padded_sequence_mask(lengths, T: int | None = None):
+    """Valid-step mask bool ``[T, B]`` (True where step ``< lengths[b]``), as SpikingJelly's.
+
+    Torch in, torch out (on the same device); ``T`` defaults to ``max(lengths)``.
+    """
+    if _is_torch(lengths):
+        import torch
+
+        if T is None:
+            T = lengths.max().item()
+        return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
+    lengths = np.asarray(lengths)
+    if T is None:
+        T = int(lengths.max()) if lengths.size else 0
+    return np.arange(T)[:, None] < lengths[None, :]
+
+
+# -- SpikingJelly ---------------------------------------------------------------------------------
+
+def _spikingjelly(grid, T, by, duration, variant, allow_empty):
+    n = len(grid.events)
+    if by == "count":
+        T = _positive_int("T", T)
+        di = n // T
+        starts = np.arange(T, dtype=np.int64) * di
+        ends = starts + di
+        ends[-1] = n
+        return _count(grid, starts, ends)
+    if by == "time":
+        return _sj_time(grid, _positive_int("T", T), allow_empty)
+    duration = _positive_int("duration", duration)
+    what = f"by='duration' (SpikingJelly, duration_variant={variant!r})"
+    if n == 0:
+        if allow_empty:
+            return _zeros(grid, 0)
+        raise FormatError(f"no events: SpikingJelly raises for {what} (allow_empty=True gives 0 frames)")
+    t = grid.events["t"]
+    if variant == "greedy":
+        starts = np.empty(n, dtype=np.int64)
+        ends = np.empty(n, dtype=np.int64)
+        k = kernels.greedy_ranges(grid.events, np.int64(duration), starts, ends)
+        return _count(grid, starts[:k], ends[:k])
+    t0 = int(t[0])
+    span = int(t[-1]) - t0
+    if span < 0:
+        raise FormatError(_unsorted_message(grid, what))
+    n_frames = math.ceil(float(span) / float(duration))
+    if n_frames == 0:
+        if not allow_empty:
+            raise FormatError(f"all timestamps are equal: SpikingJelly raises for {what} "
+                              "(allow_empty=True gives one frame holding every event)")
+        n_frames = 1
+    starts = _search(grid, t0 + np.arange(n_frames, dtype=np.int64) * duration)
+    ends = np.append(starts[1:], n)
+    return _count(grid, starts, ends, what)
+
+
+def _sj_time(grid, T, allow_empty):
+    what = "by='time' (SpikingJelly split_by='time')"
+    ev = grid.events
+    n = len(ev)
+    if n == 0:
+        if allow_empty:
+            return _zeros(grid, T)
+        raise FormatError(f"no events: SpikingJelly raises for {what} (allow_empty=True gives empty frames)")
+    t0 = int(ev["t"][0])
+    span = int(ev["t"][-1]) - t0
+    dt = span // T
+    if dt < 0:
+        raise FormatError(f"t[-1] < t[0]: {what} has no valid time window")
+    if dt == 0 and not allow_empty:
+        raise FormatError(f"t[-1] - t[0] = {span} µs < T = {T}: every window of {what} is empty and SpikingJelly "
+                          "raises (allow_empty=True puts every event in the last frame)")
+    bounds = t0 + np.arange(T + 1, dtype=np.int64) * dt
+    edges = _search(grid, bounds)
+    ends = np.append(edges[1:-1], n)
+    counts, unsorted = _count(grid, edges[:-1], ends, check_order=True)
+    if unsorted < 0:
+        empty = np.flatnonzero(edges[1:] == edges[:-1])
+        if len(empty) and not allow_empty:
+            i = int(empty[0])
+            raise FormatError(f"time window {i} [{int(bounds[i])}, {int(bounds[i + 1])}) µs holds no events: "
+                              f"SpikingJelly raises for {what} (allow_empty=True gives an empty frame)")
+        return counts
+    if dt == 0:
+        raise FormatError(_unsorted_message(grid, f"{what} with allow_empty=True", unsorted))
+    first = np.full(T, -1, dtype=np.int64)
+    last = np.full(T, -1, dtype=np.int64)
+    kernels.window_first_last(ev, np.int64(t0), np.int64(dt), first, last)
+    if (first < 0).any():
+        i = int(np.flatnonzero(first < 0)[0])
+        raise FormatError(f"time window {i} [{int(bounds[i])}, {int(bounds[i + 1])}) µs holds no events: "
+                          f"SpikingJelly raises for {what} (allow_empty applies to sorted t only)")
+    ends = last + 1
+    ends[-1] = n
+    return _count(grid, first, ends)
+
+
+# -- Tonic ----------------------------------------------------------------------------------------
+
+def _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, start_time, end_time):
+    n = len(grid.events)
+    if by == "count" and event_count is not None:
+        event_count = _positive_int("event_count", event_count)
+        ec = min(event_count, n)
+        stride = event_count - overlap
+        if stride <= 0:
+            raise ValueError(f"overlap {overlap} must be smaller than event_count {event_count}")
+        rounding = np.ceil if include_incomplete else np.floor
+        n_slices = int(rounding((n - ec) / stride) + 1)
+        starts = (np.arange(n_slices) * stride).astype(np.int64)
+        return _count(grid, starts, starts + ec)
+    if event_count is not None:
+        raise ValueError("event_count goes with by='count'")
+    if by == "count":
+        T = _positive_int("T", T)
+        _check_fraction(overlap)
+        k = int(n // T * (1 + overlap))
+        stride = int(k * (1 - overlap))
+        starts = np.arange(T, dtype=np.int64) * stride
+        return _count(grid, starts, starts + k)
+    times = grid.events["t"]
+    if n:
+        times = np.array([times[0], times[-1]]).astype(grid.t_dtype)   # Tonic's arithmetic is in t's dtype
+    if by == "time":
+        T = _positive_int("T", T)
+        _check_fraction(overlap)
+        if n == 0:
+            return _zeros(grid, T)
+        time_window = (times[-1] - times[0]) // T * (1 + overlap)
+        stride = time_window * (1 - overlap)
+        starts = np.arange(T) * stride + times[0]
+        return _count_windows(grid, starts, starts + time_window, "by='time' (Tonic n_time_bins)")
+    if duration is None or not duration > 0:
+        raise ValueError(f"duration must be a positive number of µs, got {duration!r}")
+    if n == 0:
+        return _zeros(grid, 1)
+    stride = duration - overlap
+    if not stride > 0:
+        raise ValueError(f"overlap {overlap} must be smaller than duration {duration}")
+    start = times[0] if start_time is None else start_time
+    end = times[-1] if end_time is None else end_time
+    rounding = np.ceil if include_incomplete else np.floor
+    span = (int(end) if isinstance(end, np.integer) else end) - (int(start) if isinstance(start, np.integer) else start)
+    n_slices = max(int(rounding((span - duration) / stride) + 1), 1)     # signed: Tonic's uint64 t wraps here
+    starts = np.arange(n_slices) * stride + start
+    return _count_windows(grid, starts, starts + duration, "by='duration' (Tonic time_window)")
+
+
+def _count_windows(grid, starts, ends, what):
+    """Count events with ``starts[f] <= t < ends[f]`` exactly as ``np.searchsorted(t, ...)`` finds them."""
+    lo = _search(grid, _thresholds(np.asarray(starts), grid.t_dtype))
+    hi = _search(grid, _thresholds(np.asarray(ends), grid.t_dtype))
+    return _count(grid, lo, hi, what)
+
+
+def _thresholds(values: np.ndarray, t_dtype) -> np.ndarray:
+    """Integer ``m`` per value with ``t >= m`` exactly where NumPy finds ``t >= value`` (int64 array)."""
+    common = np.result_type(t_dtype, values.dtype)
+    if common.kind != "f":
+        return values.astype(np.int64)
+    return np.array([_first_int_at_least(float(v)) for v in values], dtype=np.int64)
+
+
+def _first_int_at_least(b: float) -> int:
+    """Smallest integer ``m`` with ``float64(m) >= b`` (integers above 2**53 round when compared)."""
+    if math.isnan(b) or b > 2.0 ** 63:
+        return np.iinfo(np.int64).max
+    if b < -(2.0 ** 63):
+        return np.iinfo(np.int64).min
+    if abs(b) < 2.0 ** 53:
+        return math.ceil(b)
+    lo, hi = int(np.nextafter(b, -math.inf)), int(b)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if float(mid) >= b:
+            hi = mid
+        else:
+            lo = mid
+    return max(min(hi, np.iinfo(np.int64).max), np.iinfo(np.int64).min)
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+class _Grid(NamedTuple):
+    events: np.ndarray
+    W: int
+    H: int
+    on_channel: int
+    off_channel: int
+    P: int
+    t_dtype: np.dtype
+
+
+def _count_dtype(grid):
+    return np.dtype(np.uint32 if len(grid.events) < 2 ** 32 else np.uint64)
+
+
+def _zeros(grid, n_frames):
+    return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=_count_dtype(grid))
+
+
+def _words(ev) -> np.ndarray:
+    """The bytes of whole 8-event blocks of a packed, aligned ``EVENT_DTYPE`` array as uint64, else empty."""
+    if (ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or ev.ctypes.data % 8 or len(ev) < 8
+            or sys.byteorder != "little"):
+        return np.empty(0, dtype=np.uint64)
+    return ev[: len(ev) // 8 * 8].view(np.uint8).view(np.uint64)
+
+
+def _search(grid, values):
+    out = np.empty(len(values), dtype=np.int64)
+    kernels.search_left(grid.events, np.ascontiguousarray(values, dtype=np.int64), out)
+    return out
+
+
+def _count(grid, starts, ends, what=None, check_order=False):
+    """Counts ``[F, P, H, W]`` of the events ``starts[f] <= i < ends[f]`` per frame ``f``.
+
+    With ``what`` the events must be sorted by ``t`` (else :class:`FormatError`); with
+    ``check_order`` returns ``(counts, index of the first unsorted event or -1)``.
+    """
+    ev = grid.events
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    shape = (len(starts), grid.P, grid.H, grid.W)
+    low = np.zeros(shape, dtype=np.uint8)
+    spill = np.zeros(shape, dtype=_count_dtype(grid))
+    check = what is not None or check_order
+    bad, maybe_unsorted = kernels.count_ranges(ev, _words(ev), starts, ends, grid.W, grid.H, grid.on_channel,
+                                               grid.off_channel, grid.P, low.reshape(-1), spill.reshape(-1), check)
+    if bad >= 0:
+        e = ev[bad]
+        raise FormatError(f"event {bad} (t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}) lies outside the "
+                          f"sensor W={grid.W} x H={grid.H} pixels")
+    counts = spill
+    counts <<= 8
+    counts |= low
+    if not check:
+        return counts
+    unsorted = _first_unsorted(ev, starts, ends, maybe_unsorted)
+    if check_order:
+        return counts, unsorted
+    if unsorted >= 0:
+        raise FormatError(_unsorted_message(grid, what, unsorted))
+    return counts
+
+
+def _first_unsorted(ev, starts, ends, maybe_unsorted) -> int:
+    """Exact sortedness check, scanning only the events that ``count_ranges`` did not order-check."""
+    n = len(ev)
+    if n < 2:
+        return -1
+    contiguous = len(starts) > 0 and bool((ends[:-1] == starts[1:]).all()) and bool((ends >= starts).all())
+    if maybe_unsorted or not contiguous:
+        return int(kernels.first_unsorted(ev, 0, n))
+    lo = int(np.clip(starts[0], 0, n))
+    hi = int(np.clip(ends[-1], 0, n))
+    if lo >= hi:
+        return int(kernels.first_unsorted(ev, 0, n))
+    i = kernels.first_unsorted(ev, 0, lo + 1)
+    return int(i if i >= 0 else kernels.first_unsorted(ev, hi - 1, n))
+
+
+def _unsorted_message(grid, what, i=None):
+    ev = grid.events
+    if i is None or i < 1:
+        i = max(int(kernels.first_unsorted(ev, 0, len(ev))), 1)
+    return (f"{what} needs events sorted by t: t[{i}] = {int(ev['t'][i])} µs < t[{i - 1}] = {int(ev['t'][i - 1])} µs "
+            "(the peers' results are undefined there); sort with events[np.argsort(events['t'], kind='stable')]")
+
+
+def _finish(counts, convention, dtype, binary, pool, pool_mode):
+    arr = counts > 0 if binary else counts
+    if pool is not None:
+        k = _positive_int("pool", pool)
+        F, P, H, W = arr.shape
+        Hp, Wp = H // k, W // k
+        if Hp == 0 or Wp == 0:
+            raise ValueError(f"pool={k} is larger than the frame ({H} x {W} pixels)")
+        if arr[:, :, Hp * k:, :].any() or arr[:, :, :, Wp * k:].any():
+            warnings.warn(f"pool={k}: events in the last {H % k} rows / {W % k} columns are dropped",
+                          LossWarning, stacklevel=3)
+        blocks = arr[:, :, :Hp * k, :Wp * k].reshape(F, P, Hp, k, Wp, k)
+        arr = blocks.sum(axis=(3, 5), dtype=np.uint64)
+        if pool_mode == "mean":
+            arr = arr / float(k * k)
+    if dtype is not None:
+        out_dtype = np.dtype(dtype)
+    elif binary and pool is None:
+        out_dtype = np.dtype(bool)
+    elif pool is not None and pool_mode == "mean":
+        out_dtype = np.dtype(np.float64 if convention == "spikingjelly" else np.float32)
+    else:
+        out_dtype = np.dtype(np.float64 if convention == "spikingjelly" else np.int16)
+    _warn_if_lossy(arr, out_dtype)
+    return arr.astype(out_dtype, copy=False)
+
+
+def _warn_if_lossy(arr, out_dtype):
+    if arr.size == 0 or arr.dtype == out_dtype:
+        return
+    top = arr.max()
+    if out_dtype == np.bool_:
+        if top > 1:
+            warnings.warn("counts above 1 collapse to True in a bool output (binary=True says so explicitly)",
+                          LossWarning, stacklevel=4)
+    elif out_dtype.kind in "iu":
+        limit = np.iinfo(out_dtype).max
+        if top > limit:
+            warnings.warn(f"a pixel counts {int(top)} events, more than {out_dtype} holds ({limit}); the counts "
+                          "wrap (as in Tonic for int16); pass dtype=np.int32 to keep them", LossWarning, stacklevel=4)
+    elif out_dtype.kind == "f" and arr.dtype.kind in "iu":
+        bits = _MANTISSA_BITS.get(out_dtype.itemsize, 53)
+        if top > 2 ** bits:
+            warnings.warn(f"a pixel counts {int(top)} events, more than {out_dtype} represents exactly (2**{bits})",
+                          LossWarning, stacklevel=4)
+
+
+def _records(events) -> np.ndarray:
+    """``events`` itself when it is a 1-D structured array with fields ``t, x, y, p`` of integer
+    (``p``: also bool) native types, else ``as_events(events)`` (SpikingJelly dicts, aliases)."""
+    if isinstance(events, np.ndarray) and events.ndim == 1 and events.dtype.names is not None:
+        fields = events.dtype.fields
+        if all(f in fields for f in "txyp"):
+            t, x, y, p = (fields[f][0] for f in "txyp")
+            if (all(d.isnative for d in (t, x, y, p)) and t.kind in "iu" and not (t.kind == "u" and t.itemsize == 8)
+                    and x.kind in "iu" and y.kind in "iu" and p.kind in "biu"):
+                return events
+    return as_events(events)
+
+
+def _input_t_dtype(events, ev) -> np.dtype:
+    """The dtype of ``t`` as given (uint64 and big-endian ``t`` are converted in ``ev``)."""
+    if events is ev:
+        return ev.dtype["t"]
+    try:
+        names = events.dtype.names if isinstance(events, np.ndarray) else list(events.keys())
+        key = next(k for k in ("t", "timestamp", "ts") if k in names)
+        return np.asarray(events[key][:0]).dtype.newbyteorder("=")
+    except (AttributeError, StopIteration, TypeError, KeyError):
+        return ev.dtype["t"]
+
+
+def _sensor(sensor_size, ev):
+    if sensor_size is None:
+        if len(ev) == 0:
+            raise FormatError("no events to infer the sensor size from: pass sensor_size=(W, H)")
+        W, H, P = int(ev["x"].max()) + 1, int(ev["y"].max()) + 1, 2
+    else:
+        size = tuple(int(v) for v in sensor_size)
+        if len(size) not in (2, 3) or min(size) < 1:
+            raise ValueError(f"sensor_size must be (W, H) or (W, H, P) in pixels, got {sensor_size!r}")
+        W, H = size[:2]
+        P = size[2] if len(size) == 3 else 2
+        if P not in (1, 2):
+            raise ValueError(f"sensor_size P (channels) must be 1 or 2, got {P}")
+    if P == 1 and len(ev) and ev["p"].min() != ev["p"].max():
+        raise FormatError("sensor_size has P = 1 (one polarity) but the events hold both polarities")
+    return W, H, P
+
+
+def _batch_sensor(samples):
+    W = H = 0
+    for s in samples:
+        ev = _records(s)
+        if len(ev):
+            W, H = max(W, int(ev["x"].max()) + 1), max(H, int(ev["y"].max()) + 1)
+    if W == 0:
+        raise FormatError("no events to infer the sensor size from: pass sensor_size=(W, H)")
+    return W, H
+
+
+def _positive_int(name, value) -> int:
+    if value is None or isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_fraction(overlap):
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap is a fraction of a bin for T bins, 0 <= overlap < 1; got {overlap}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _is_torch(obj) -> bool:
+    return type(obj).__module__.startswith("torch")

@@ -1,0 +1,418 @@
+"""Shared machinery of the recorded event-camera datasets (CIFAR10-DVS, DVS128 Gesture).
+
+A dataset is a plain map-style object: ``ds[i] -> (events or frames, target)``. It works with a
+PyTorch ``DataLoader`` and with Tonic (``sensor_size``, ``dtype``, ``ordering``, and the
+``transform``/``target_transform``/``transforms`` order of ``tonic.Dataset``) without importing either.
+
+Frames (``frames=dict(T=8, by="count", ...)``) come from :func:`evio.frames` and can be cached in a
+*frame store*: a zarr v3 folder (layout ``evio-frames-1``) with
+
+    frames     [N, T, 2, H, W]  one chunk file per sample, ``frames/c.<i>.0.0.0.0``, there once
+                                written; Blosc zstd bit-shuffle
+    label      int64 [N]
+    file_path  string [N]       the sample's name, e.g. ``airplane/cifar10_airplane_7``
+
+and root attributes ``evio_layout``, ``dataset``, ``split``, ``sample_count``, ``frames`` (the frame
+options as JSON), ``options`` (the dataset options as JSON), ``complete``, ``T``, ``H``, ``W``, ``dtype``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tarfile
+import urllib.request
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .._atomic import AtomicDestination
+from ..errors import FormatError
+from ..events import EVENT_DTYPE
+from ..formats.zarr_store import _compressors
+
+FRAMES_LAYOUT = "evio-frames-1"
+
+
+# -- download and extraction ------------------------------------------------------------------------
+
+def md5sum(path, block: int = 1 << 20) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest, md5: str | None = None) -> Path:
+    """Fetch ``url`` to ``dest`` (skipped when it exists with the right md5); the file appears only
+    when complete and its md5 matches."""
+    dest = Path(dest)
+    if dest.is_file() and (md5 is None or md5sum(dest) == md5):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    request = urllib.request.Request(url, headers={"User-Agent": "evio"})
+    try:
+        with urllib.request.urlopen(request) as response, open(part, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if md5 is not None and (got := md5sum(part)) != md5:
+        part.unlink()
+        raise FormatError(f"md5 of the download from {url} is {got}, expected {md5}", dest)
+    os.replace(part, dest)
+    return dest
+
+
+def extract(archive, dest) -> Path:
+    """Unpack a ``.zip`` or ``.tar(.gz)`` into ``dest``; members that would land outside it are refused."""
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                if not (root / name).resolve().is_relative_to(root):
+                    raise FormatError(f"archive member {name!r} points outside the destination", archive)
+            zf.extractall(dest)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            tf.extractall(dest, filter="data")
+    else:
+        raise FormatError("not a zip or tar archive", archive)
+    return dest
+
+
+# -- the dataset base -------------------------------------------------------------------------------
+
+def check_frame_options(frames) -> dict | None:
+    """``frames`` as a dict of :func:`evio.frames` keyword arguments (``T``, ``by``, ...) or None."""
+    if frames is None:
+        return None
+    if isinstance(frames, int) and not isinstance(frames, bool):
+        frames = {"T": frames}
+    if not isinstance(frames, dict):
+        raise TypeError(f"frames must be None, an int T or a dict of evio.frames options, got {frames!r}")
+    from ..frames import frames as to_frames
+
+    known = [k for k in inspect.signature(to_frames).parameters if k not in ("events", "sensor_size")]
+    unknown = sorted(set(frames) - set(known))
+    if unknown:
+        raise ValueError(f"unknown frame options {unknown}; evio.frames takes {known}")
+    options = dict(frames)
+    options.setdefault("T", 8)
+    options.setdefault("by", "count")
+    if options.get("dtype") is not None:
+        options["dtype"] = np.dtype(options["dtype"]).name
+    return options
+
+
+def integrate(events: np.ndarray, options: dict, sensor_size) -> np.ndarray:
+    """``[T, 2, H, W]`` frames of ``events`` through :func:`evio.frames`."""
+    from ..frames import frames as to_frames
+
+    return to_frames(events, sensor_size=tuple(sensor_size[:2]), **options)
+
+
+def sample_frames(dataset, index: int) -> np.ndarray:
+    """Frames of sample ``index``; a refusal by :func:`evio.frames` names the sample."""
+    try:
+        return integrate(dataset.events(index), dataset.frame_options, dataset.sensor_size)
+    except FormatError as exc:
+        raise FormatError(f"sample {index} ({dataset.names[index]}): {exc.reason}", exc.path, exc.offset) from None
+
+
+class NeuromorphicDataset:
+    """Base of the recorded datasets: ``ds[i] -> (sample, target)``.
+
+    Subclasses fill ``self.names`` (one per sample), ``self.targets`` (int labels) and implement
+    :meth:`events`. ``sample`` is the events (``EVENT_DTYPE``) or, when ``frames`` is given, their
+    ``[T, 2, H, W]`` frames; then ``transform(sample)``, ``target_transform(target)`` and
+    ``transforms(sample, target)`` are applied in that order, as in ``tonic.Dataset``.
+    """
+
+    sensor_size = (128, 128, 2)
+    dtype = EVENT_DTYPE
+    ordering = EVENT_DTYPE.names
+    classes: tuple[str, ...] = ()
+    split: str = "all"
+
+    def __init__(self, root, *, frames=None, cache=None, transform=None, target_transform=None,
+                 transforms=None):
+        self.root = Path(root).expanduser()
+        self.frame_options = check_frame_options(frames)
+        if cache is not None and self.frame_options is None:
+            raise ValueError("cache= stores frames; pass frames=dict(T=..., by=...) too")
+        self.cache = None if cache is None else Path(cache)
+        self.transform, self.target_transform, self.transforms = transform, target_transform, transforms
+        self.names: list[str] = []
+        self.targets: list[int] = []
+        self._store = None
+
+    # subclasses -----------------------------------------------------------------------------------
+    def events(self, index: int) -> np.ndarray:
+        """Events of sample ``index`` (``EVENT_DTYPE``)."""
+        raise NotImplementedError
+
+    def options(self) -> dict:
+        """The options that decide the samples' contents (kept in a frame store to match it)."""
+        return {}
+
+    # map-style dataset ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _index(self, index) -> int:
+        n = len(self.names)
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {index} out of range for {n} samples")
+        return i
+
+    def frames(self, index: int) -> np.ndarray:
+        """``[T, 2, H, W]`` frames of sample ``index``, from the cache when it holds them."""
+        if self.frame_options is None:
+            raise ValueError("this dataset was made without frames=...")
+        i = self._index(index)
+        store = self._frame_store()
+        if store is not None and store.has(i):
+            return store.read(i)
+        out = sample_frames(self, i)
+        if store is not None:
+            store.write(i, out)
+        return out
+
+    def __getitem__(self, index):
+        i = self._index(index)
+        sample = self.events(i) if self.frame_options is None else self.frames(i)
+        target = self.targets[i]
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        if self.transforms is not None:
+            sample, target = self.transforms(sample, target)
+        return sample, target
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_store"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {str(self.root)!r} split={self.split!r} samples={len(self)}>"
+
+    # frame store ----------------------------------------------------------------------------------
+    def store_attrs(self) -> dict:
+        return {"dataset": type(self).__name__, "split": self.split, "sample_count": len(self),
+                "frames": json.dumps(self.frame_options, sort_keys=True),
+                "options": json.dumps(self.options(), sort_keys=True)}
+
+    def _frame_store(self):
+        if self.cache is None:
+            return None
+        if self._store is None:
+            if not self.cache.exists():
+                create_frame_store(self.cache, self, complete=False)
+            self._store = FrameStore(self.cache)
+            self._store.check_matches(self)
+        return self._store
+
+
+# -- frame stores -----------------------------------------------------------------------------------
+
+def _zarr():
+    import zarr
+
+    return zarr
+
+
+def create_frame_store(path, dataset: NeuromorphicDataset, *, complete: bool) -> None:
+    """Create an empty frame store for ``dataset`` at ``path`` (atomically)."""
+    if len(dataset) == 0:
+        raise ValueError(f"{type(dataset).__name__}: no samples to store")
+    probe = sample_frames(dataset, 0)
+    dest = AtomicDestination(path)
+    try:
+        root = _init_store(dest.tmp, dataset, probe.shape, probe.dtype, complete)
+        root["frames"][0] = probe
+        dest.commit()
+    except BaseException:
+        dest.discard()
+        raise
+
+
+def _init_store(path, dataset, shape, dtype, complete):
+    zarr = _zarr()
+    root = zarr.open_group(store=str(path), mode="w", zarr_format=3)
+    n = len(dataset)
+    root.create_array("frames", shape=(n, *shape), chunks=(1, *shape), dtype=dtype, fill_value=0,
+                      compressors=_compressors("blosc-zstd", 3), chunk_key_encoding={"name": "default", "separator": "."},
+                      config={"write_empty_chunks": True})
+    label = root.create_array("label", shape=(n,), dtype=np.int64, chunks=(max(n, 1),))
+    label[:] = np.asarray(dataset.targets, dtype=np.int64)
+    names = root.create_array("file_path", shape=(n,), dtype=str, chunks=(max(n, 1),))
+    names[:] = np.asarray(dataset.names, dtype=object).astype(str)
+    T, _, H, W = shape
+    root.attrs.update({"evio_layout": FRAMES_LAYOUT, "complete": bool(complete), "T": T, "H": H, "W": W,
+                       "dtype": np.dtype(dtype).name, **dataset.store_attrs()})
+    return root
+
+
+class FrameStore:
+    """A frame store on disk; ``has(i)``, ``read(i)``, ``write(i, frames)``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            self._root = _zarr().open_group(store=str(self.path), mode="r+", zarr_format=3)
+            self.attrs = dict(self._root.attrs)
+        except Exception as exc:  # noqa: BLE001  (zarr raises many types for a folder that is not a store)
+            raise FormatError(f"cannot open frame store ({type(exc).__name__}: {exc})", self.path) from None
+        if self.attrs.get("evio_layout") != FRAMES_LAYOUT:
+            raise FormatError(f"not a frame store: evio_layout is {self.attrs.get('evio_layout')!r}", self.path)
+        self._frames = self._root["frames"]
+        self.complete = bool(self.attrs.get("complete"))
+
+    def __len__(self) -> int:
+        return int(self._frames.shape[0])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self._root["label"][:], dtype=np.int64)
+
+    @property
+    def names(self) -> list[str]:
+        return [str(v) for v in self._root["file_path"][:]]
+
+    def check_matches(self, dataset: NeuromorphicDataset) -> None:
+        """Refuse a store made for other samples or other frame options (never reuse it silently)."""
+        want = dataset.store_attrs()
+        diff = [k for k, v in want.items() if self.attrs.get(k) != v]
+        if not diff and self.names != list(dataset.names):
+            diff = ["file_path"]
+        if diff:
+            raise FormatError(f"frame store was made for other samples or options (differs in {diff}); "
+                              "use another path or delete it", self.path)
+
+    def _chunk_file(self, i: int) -> Path:
+        return self.path / "frames" / ".".join(["c", str(i)] + ["0"] * (len(self._frames.shape) - 1))
+
+    def has(self, i: int) -> bool:
+        return self.complete or self._chunk_file(i).is_file()
+
+    def read(self, i: int) -> np.ndarray:
+        return self._frames[i]
+
+    def write(self, i: int, frames: np.ndarray) -> None:
+        if tuple(frames.shape) != tuple(self._frames.shape[1:]):
+            raise ValueError(f"sample {i} gives frames of shape {frames.shape}, the store holds "
+                             f"{tuple(self._frames.shape[1:])} (use by='count' or 'time' for a fixed T)")
+        self._frames[i] = frames
+
+
+class PreparedFrames:
+    """A frame store written by ``evio dataset prepare`` (or filled by a dataset's ``cache=``) as a
+    map-style dataset: ``ds[i] -> ([T, 2, H, W] frames, label)``; no raw files needed."""
+
+    def __init__(self, path, transform=None, target_transform=None, transforms=None):
+        self.store = FrameStore(path)
+        self.targets = [int(v) for v in self.store.labels]
+        self.names = self.store.names
+        self.attrs = self.store.attrs
+        self.sensor_size = (int(self.attrs["W"]), int(self.attrs["H"]), 2)
+        self.transform, self.target_transform, self.transforms = transform, target_transform, transforms
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index):
+        n = len(self.targets)
+        i = int(index) + (n if int(index) < 0 else 0)
+        if not 0 <= i < n:
+            raise IndexError(f"index {index} out of range for {n} samples")
+        if not self.store.has(i):
+            raise FormatError(f"sample {i} ({self.names[i]}) was never written to this store", self.store.path)
+        sample, target = self.store.read(i), self.targets[i]
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        if self.transforms is not None:
+            sample, target = self.transforms(sample, target)
+        return sample, target
+
+
+# -- one-shot preparation ---------------------------------------------------------------------------
+
+_WORKER: tuple | None = None  # (dataset, frames array) of a preparing worker process
+
+
+def _worker_init(dataset, store_path) -> None:
+    global _WORKER
+    _WORKER = (dataset, _zarr().open_array(store=str(Path(store_path) / "frames"), mode="r+", zarr_format=3))
+
+
+def _worker_write(index: int) -> int:
+    dataset, array = _WORKER
+    _write_sample(array, index, sample_frames(dataset, index))
+    return index
+
+
+def _write_sample(array, index: int, frames: np.ndarray) -> None:
+    if tuple(frames.shape) != tuple(array.shape[1:]):
+        raise ValueError(f"sample {index} gives frames of shape {frames.shape}, sample 0 {tuple(array.shape[1:])}; "
+                         "a store holds one shape (use by='count' or 'time' for a fixed T)")
+    array[index] = frames
+
+
+def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, progress=None) -> Path:
+    """Integrate every sample of ``dataset`` (made with ``frames=``) into a complete frame store at
+    ``path``, with ``workers`` processes (1: in this process), each writing its samples' chunks.
+    ``progress(n)`` is called as samples are done. The store appears at ``path`` only when every
+    sample is in it."""
+    if dataset.frame_options is None:
+        raise ValueError("prepare needs a dataset made with frames=dict(T=..., by=...)")
+    if len(dataset) == 0:
+        raise ValueError(f"{type(dataset).__name__}: no samples to prepare")
+    workers = int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    dest = AtomicDestination(path)
+    try:
+        first = sample_frames(dataset, 0)
+        root = _init_store(dest.tmp, dataset, first.shape, first.dtype, complete=False)
+        array = root["frames"]
+        array[0] = first
+        if progress is not None:
+            progress(1)
+        rest = range(1, len(dataset))
+        if workers == 1 or len(rest) < 2:
+            for i in rest:
+                _write_sample(array, i, sample_frames(dataset, i))
+                if progress is not None:
+                    progress(1)
+        else:
+            clean = dataset.__class__.__new__(dataset.__class__)
+            clean.__dict__.update(dataset.__getstate__())
+            clean.cache = None
+            with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(clean, dest.tmp)) as pool:
+                chunk = max(1, min(16, len(rest) // (workers * 8)))
+                for _ in pool.map(_worker_write, rest, chunksize=chunk):
+                    if progress is not None:
+                        progress(1)
+        root.attrs["complete"] = True
+        dest.commit()
+    except BaseException:
+        dest.discard()
+        raise
+    return Path(path)

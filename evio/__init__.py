@@ -9,6 +9,9 @@ from .api import convert, formats, info, open, read, write
 from .dense import from_dense, to_dense
 from .errors import FormatError, LossWarning
 from .events import EVENT_DTYPE, as_events, empty_events
+from .frames import frames, frames_batch, pad_collate, padded_sequence_mask
+from .image import i2e
+from .image.odg import edge_integral, es_imagenet_dense, odg
 
 __version__ = "0.1.0"
 
@@ -18,12 +21,20 @@ __all__ = [
     "LossWarning",
     "as_events",
     "convert",
+    "edge_integral",
     "empty_events",
+    "es_imagenet_dense",
     "formats",
+    "frames",
+    "frames_batch",
     "from_dense",
+    "i2e",
     "info",
+    "odg",
     "open",
     "packbits",
+    "pad_collate",
+    "padded_sequence_mask",
     "read",
     "to_dense",
     "write",

@@ -258,5 +258,15 @@ def formats_command(as_json):
                    f"{' '.join(f['suffixes']):<14} {f['description']}")
 
 
+from .cli_datasets import dataset as _dataset_group  # noqa: E402
+from .cli_render import render as _render_command  # noqa: E402
+
+main.add_command(_dataset_group)
+main.add_command(_render_command)
+from .cli_i2e import i2e_command as _i2e_command  # noqa: E402
+
+main.add_command(_i2e_command)
+
+
 if __name__ == "__main__":
     main()

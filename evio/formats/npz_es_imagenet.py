@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
+from ..kernels import odg as kernels
 from ._npzio import (
     MAX_MEMBER_BYTES,
     SampleReader,
@@ -74,37 +75,46 @@ class ESImageNetReader(SampleReader):
         super().__init__(path, **options)
 
     def _load(self, zf):
-        parts, counts = [], {}
-        for key, on in (("pos", True), ("neg", False)):
-            rows = read_array(zf, key, self.path, kinds="iu", ndim=2)
-            if rows.shape[1] != 3:
-                raise FormatError(f"key {key!r}: must be [N, 3] (columns row, col, t), has shape {rows.shape}",
-                                  self.path)
-            for i, (name, lo, hi) in enumerate((("row", 0, CANVAS - 1), ("col", 0, CANVAS - 1), ("t", 1, T))):
-                checked_int(rows[:, i], name, lo, hi, self.path, key=key)
-            row, col, t = (rows[:, i].astype(np.int64) for i in range(3))
-            counts[key] = len(rows)
-            if self.mode == "loader":
-                dx, dy = loader_offsets(self.a, self.b)
-                gi, gj = row + dx, col + dy            # the loader's input[c, t, gi, gj]
-                keep = (gi >= CROP[0]) & (gi < CROP[1]) & (gj >= CROP[0]) & (gj < CROP[1])
-                y, x, t = gi[keep] - CROP[0], gj[keep] - CROP[0], t[keep]
-            else:
-                y, x = row, col
-            ev = np.empty(len(t), dtype=EVENT_DTYPE)
-            ev["t"], ev["x"], ev["y"], ev["p"] = t - 1, x, y, on
-            parts.append(ev)
-        out = np.concatenate(parts)
+        pos, neg = (read_array(zf, key, self.path, kinds="iu", ndim=2) for key in KEYS)
+        out, dropped = rows_to_events(pos, neg, self.mode, self.a, self.b, self.path)
         size = CROP[1] - CROP[0] if self.mode == "loader" else CANVAS
         self._set_geometry(size, size, T)
-        dropped = counts["pos"] + counts["neg"] - len(out)
-        self._details = {"es_imagenet": self.mode, "pos": counts["pos"], "neg": counts["neg"]}
+        self._details = {"es_imagenet": self.mode, "pos": len(pos), "neg": len(neg)}
         if self.mode == "loader":
             self._details.update(a=self.a, b=self.b, dropped=dropped)
-            if dropped:
-                warn_loss(f"{self.path}: {dropped} of {counts['pos'] + counts['neg']} events fall outside the "
-                              f"loader's 224 x 224 crop (a={self.a}, b={self.b}) and are dropped")
         return out
+
+
+def rows_to_events(pos, neg, mode: str = "canvas", a: int | None = None, b: int | None = None, path=None):
+    """``(events, dropped)`` of ``pos``/``neg`` rows ``[row, col, t]`` placed as ``mode`` (see the module doc).
+
+    Every value is checked first (:class:`FormatError` naming the key and row); in ``"loader"`` mode the
+    events outside the 224 x 224 crop are dropped with a :class:`LossWarning` and counted in ``dropped``.
+    """
+    for key, rows in (("pos", pos), ("neg", neg)):
+        if rows.ndim != 2 or rows.shape[1] != 3:
+            raise FormatError(f"key {key!r}: must be [N, 3] (columns row, col, t), has shape {rows.shape}", path)
+    dx, dy, lo, hi = (*loader_offsets(a, b), *CROP) if mode == "loader" else (0, 0, 0, CANVAS)
+    total = len(pos) + len(neg)
+    out = np.empty(total, dtype=EVENT_DTYPE)
+    end = 0
+    for key, rows, on in (("pos", pos, True), ("neg", neg, False)):
+        # uint64 values above the int64 range turn negative: still invalid
+        checked = rows.astype(np.int64) if rows.dtype == np.uint64 else rows
+        end, bad = kernels.place_rows(checked, on, dx, dy, lo, hi, CANVAS, T,
+                                      out["t"], out["x"], out["y"], out["p"], end)
+        if bad >= 0:
+            for i, (name, low, high) in enumerate((("row", 0, CANVAS - 1), ("col", 0, CANVAS - 1), ("t", 1, T))):
+                checked_int(rows[:, i], name, low, high, path, key=key)
+            raise FormatError(f"key {key!r} row {bad}: {rows[bad].tolist()} is not a valid [row, col, t]", path)
+    if end < total:
+        out = out[:end].copy()
+    dropped = total - len(out)
+    if dropped:
+        where = f"{path}: " if path is not None else ""
+        warn_loss(f"{where}{dropped} of {total} events fall outside the loader's 224 x 224 crop "
+                  f"(a={a}, b={b}) and are dropped")
+    return out, dropped
 
 
 class ESImageNetWriter(SampleWriter):

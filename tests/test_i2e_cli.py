@@ -1,0 +1,120 @@
+"""`evio i2e SRC DST`: image folders and arrays -> I2E shards or zarr sample stores, checked sample by sample."""
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES
+
+import evio
+from evio import cli
+
+pytest.importorskip("pyarrow")
+pytest.importorskip("PIL")
+
+PHOTOS = FIXTURES / "images"
+
+
+def run(*args):
+    return CliRunner().invoke(cli.main, ["i2e", *map(str, args)])
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    root = tmp_path / "src"
+    for cls, names in {"cat": ["chelsea.png"], "misc": ["astronaut.png", "camera.png", "rocket.png"]}.items():
+        (root / cls).mkdir(parents=True)
+        for name in names:
+            shutil.copy(PHOTOS / name, root / cls / name)
+    (root / "misc" / "notes.txt").write_text("not an image")
+    return root
+
+
+def expected(path, preset):
+    img = evio.i2e.preprocess(path, evio.i2e.PRESETS[preset]["size"])
+    return evio.i2e(img, preset=preset)
+
+
+def test_folder_to_hub_shards(image_folder, tmp_path):
+    from evio.datasets import I2EShards
+
+    dst = tmp_path / "out"
+    result = run(image_folder, dst, "--preset", "cifar10", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "4 samples" in result.output and "event rate mean" in result.output and "images/s" in result.output
+    shards = sorted((dst / "I2E-CIFAR10").glob("train-*-of-*.parquet"))
+    assert len(shards) == 1
+    ds = I2EShards(dst, config="I2E-CIFAR10", split="train", dtype=bool)
+    files = [image_folder / "cat" / "chelsea.png"] + [image_folder / "misc" / n
+                                                      for n in ("astronaut.png", "camera.png", "rocket.png")]
+    assert len(ds) == 4 and list(ds.labels) == [0, 1, 1, 1]
+    assert ds.file_paths == ["0/chelsea.npy", "1/astronaut.npy", "1/camera.npy", "1/rocket.npy"]
+    rates = []
+    for i, f in enumerate(files):
+        sample, _ = ds[i]
+        want = expected(f, "cifar10")
+        np.testing.assert_array_equal(sample, want)
+        rates.append(want.mean())
+    assert f"event rate mean {100 * np.mean(rates):.2f} %" in result.output
+
+
+def test_npz_to_zarr_store_with_two_workers_equals_one(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (150, 3, 24, 20), dtype=np.uint8)          # NCHW, auto-detected
+    labels = np.arange(150) % 7
+    src = tmp_path / "imgs.npz"
+    np.savez(src, x=images, y=labels)
+    outs = []
+    for workers in (1, 2):
+        dst = tmp_path / f"w{workers}.zarr"
+        result = run(src, dst, "--ratio", "0.1", "--workers", workers, "-q")
+        assert result.exit_code == 0, result.output
+        assert result.output == ""
+        with evio.open(dst) as reader:
+            dense, labs, _ = map(list, zip(*reader.samples()))
+        outs.append(np.concatenate(dense))
+        np.testing.assert_array_equal(np.concatenate(labs), labels)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], evio.i2e(images, 0.1))
+
+
+def test_npy_with_size_and_rows_per_shard(tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    src = tmp_path / "imgs.npy"
+    np.save(src, images)
+    dst = tmp_path / "hub"
+    result = run(src, dst, "--size", "16x24", "--ratio", "0.12", "--rows-per-shard", "4", "--config", "mine",
+                 "--split", "validation", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert len(list((dst / "mine").glob("validation-*-of-00003.parquet"))) == 3
+    from evio.datasets import I2EShards
+
+    ds = I2EShards(dst, config="mine", split="validation", dtype=bool)
+    want = evio.i2e(evio.i2e.preprocess(images, (16, 24)), 0.12)
+    np.testing.assert_array_equal(np.stack([ds[i][0] for i in range(len(ds))]), want)
+    assert list(ds.labels) == [0] * 10
+
+
+def test_errors_are_one_line_and_leave_nothing(image_folder, tmp_path):
+    dst = tmp_path / "out"
+    result = run(image_folder, dst, "--workers", "1")             # mixed sizes, no --size
+    assert result.exit_code == 1
+    assert result.output.startswith("evio: error: ") and "different sizes" in result.output
+    assert result.output.count("\n") == 1
+    assert not dst.exists()
+    assert run(image_folder, dst, "--preset", "mnist", "-q", "--workers", "1").exit_code == 0
+    again = run(image_folder, dst, "--preset", "mnist", "-q", "--workers", "1")
+    assert again.exit_code == 1 and "--force" in again.output
+    assert run(image_folder, dst, "--preset", "mnist", "-q", "-f", "--workers", "1").exit_code == 0
+    bad = tmp_path / "x.txt"
+    bad.write_text("x")
+    assert "SRC must be" in run(bad, tmp_path / "y.zarr").output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "class subfolders" in run(empty, tmp_path / "z.zarr").output
+    np.savez(tmp_path / "f.npz", images=np.zeros((2, 4, 4, 3), np.float32))
+    out = run(tmp_path / "f.npz", tmp_path / "f.zarr", "--size", "8", "--workers", "1").output
+    assert out.startswith("evio: error: ") and "uint8" in out
+    assert not (tmp_path / "f.zarr").exists()
+    assert "--size" in run(tmp_path / "f.npz", tmp_path / "g.zarr", "--size", "0x3").output

@@ -1,5 +1,4 @@
 """Animated GIFs of event frames: evio's GIF89a encoder decoded by Pillow, `evio render`."""
-import importlib.util
 import io
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from evio.render import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-HAS_FRAMES = importlib.util.find_spec("evio.frames") is not None
-needs_frames = pytest.mark.skipif(not HAS_FRAMES, reason="evio.frames is not there yet")
 
 
 def decode(data_or_path):
@@ -88,7 +85,6 @@ def test_render_gif_grid_and_original(tmp_path):
     assert not (tmp_path / "x.gif").exists()
 
 
-@needs_frames
 def test_render_events(tmp_path):
     ev = evio.read(FIXTURES / "evt3_sample.npy")[:50_000]
     out = render_gif(ev, tmp_path / "e.gif", T=5, sensor_size=(1280, 720), scale=1)
@@ -99,7 +95,6 @@ def test_render_events(tmp_path):
     assert np.array_equal(np.any(got != BACKGROUND, axis=-1), lit)
 
 
-@needs_frames
 def test_cli_render(tmp_path):
     pytest.importorskip("lz4")
     out = tmp_path / "r.gif"
@@ -117,3 +112,37 @@ def test_cli_render_errors(tmp_path):
     res = CliRunner().invoke(main, ["render", str(tmp_path / "missing.h5"), str(tmp_path / "o.gif")])
     assert res.exit_code == 1 and res.output.startswith("evio: error:") and res.output.count("\n") == 1
     assert not (tmp_path / "o.gif").exists()
+
+
+def test_cli_render_image_shows_i2e_beside_the_original(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+    src = FIXTURES / "images" / "chelsea.png"
+    out = tmp_path / "cat.gif"
+    res = CliRunner().invoke(main, ["render", str(src), str(out), "--preset", "cifar10"])
+    assert res.exit_code == 0, res.output
+    assert "event rate" in res.output
+    got = decode(out)
+    assert got.shape[0] == 8 and got.shape[1] == 128
+    image = evio.i2e.preprocess(np.asarray(Image.open(src).convert("RGB")), 128)
+    dense = evio.i2e(image, preset="cifar10")
+    right = got[:, :, -128:]                       # the 8 time steps, ON (channel 0) amber
+    lit = dense[:, 0] | dense[:, 1]
+    assert np.array_equal(np.any(right != BACKGROUND, axis=-1), lit)
+    assert np.array_equal(np.all(right == ON_COLOUR, axis=-1), dense[:, 0] & ~dense[:, 1])
+
+
+def test_cli_render_image_errors(tmp_path):
+    runner = CliRunner()
+    src = FIXTURES / "images" / "chelsea.png"
+    for args in (["--preset", "nope"], ["--ratio", "0"]):
+        res = runner.invoke(main, ["render", str(src), str(tmp_path / "o.gif"), *args])
+        assert res.exit_code != 0 and "Traceback" not in res.output
+    res = runner.invoke(main, ["render", str(FIXTURES / "SOURCES.md"), str(tmp_path / "o.gif"), "--from", "image"])
+    assert res.exit_code == 1 and res.output.startswith("evio: error:") and res.output.count("\n") == 1
+    res = runner.invoke(main, ["render", str(src), str(tmp_path / "o.png")])
+    assert res.exit_code != 0 and ".gif" in res.output
+    res = runner.invoke(main, ["render", str(FIXTURES / "tonic_sample.aedat4"), str(tmp_path / "o.gif"),
+                               "--ratio", "0.1"])
+    assert res.exit_code != 0
+    assert not list(tmp_path.iterdir())

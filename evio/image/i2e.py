@@ -218,8 +218,8 @@ def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool
         nbody = (n + 7) // 8
         steps = 1 if (H * W) % 4 == 0 and u8 else T
         m = steps * 2 * H * W
-        buffer = np.zeros(-(-m // 8) * 8, np.uint8)
-        scratch, scratch64 = buffer[:m].reshape(steps, 2, H, W), buffer.view(np.uint64)
+        scratch = np.zeros(-(-m // 8) * 8, np.uint8)
+        scratch64 = scratch.view(np.uint64)
         header = np.frombuffer(packbits._npy_header(packbits.HEADER_BYTES + nbody), np.uint8)
         lead = len(header) + packbits.HEADER_BYTES
         rows = max(1, min(N, PACKED_CHUNK_BYTES // (lead + nbody)))
@@ -238,13 +238,13 @@ def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool
         return cells if batched else cells[0]
     shape = (T, N, 2, H, W) if time_first and batched else (N, T, 2, H, W)
     dense = np.empty(shape, dtype=bool)
-    target = dense.view(np.uint8)
-    if time_first and batched:
-        target = target.transpose(1, 0, 2, 3, 4)
+    target = dense.view(np.uint8).reshape(-1)
+    step = 2 * H * W
+    image_stride, t_stride = (step, N * step) if time_first and batched else (T * step, step)
     if u8:
-        kernels.i2e_dense_u8(nhwc, r32, table, q, pm, vp, target)
+        kernels.i2e_dense_u8(nhwc, r32, table, q, pm, vp, target, image_stride, t_stride)
     else:
-        kernels.i2e_dense_float(nhwc, r32, table, vp, target)
+        kernels.i2e_dense_float(nhwc, r32, table, vp, target, image_stride, t_stride)
     if out == "events":
         samples = dense if not (time_first and batched) else dense.transpose(1, 0, 2, 3, 4)
         ev = [from_dense(s, channels="on_off") for s in samples]

@@ -93,27 +93,34 @@ def int_delta(lo, hi, thr):
 @numba.njit(cache=True, nogil=True)
 def fill_limit(q, delta, pm):
     """``pm = min(q + delta - 1, 255)``: then ``a - b >= delta`` iff ``a > pm(b)`` for levels 0..255."""
-    for y in range(q.shape[0]):
-        for x in range(q.shape[1]):
-            pm[y, x] = min(np.int64(q[y, x]) + delta - 1, 255)
+    qf = q.reshape(-1)
+    pf = pm.reshape(-1)
+    add = np.uint16(delta - 1)
+    top = np.uint16(255)
+    for i in range(np.uint64(qf.shape[0])):
+        pf[i] = np.uint8(min(np.uint16(qf[i]) + add, top))
 
 
 @numba.njit(cache=True, nogil=True)
-def events_dense_int(q, pm, anchors, out):
+def events_dense_int(q, pm, anchors, out, base, t_stride):
     """``events_dense`` on uint8 levels: ON = ``q(a) > pm(b)``, OFF = ``q(b) > pm(a)`` (see ``fill_limit``)."""
-    T, _, H, W = out.shape
-    for t in range(T):
+    Wp = q.shape[1]
+    H, W = q.shape[0] - 2, Wp - 2
+    qf = q.reshape(-1)
+    pf = pm.reshape(-1)
+    plane = np.uint64(H * W)
+    width = np.uint64(W)
+    for t in range(anchors.shape[0]):
         r0, c0, r1, c1 = anchors[t, 0], anchors[t, 1], anchors[t, 2], anchors[t, 3]
+        on0 = np.uint64(base + t * t_stride)
         for y in range(H):
-            qa = q[y + 1 + r1, 1 + c1:1 + c1 + W]
-            pa = pm[y + 1 + r1, 1 + c1:1 + c1 + W]
-            qb = q[y + 1 + r0, 1 + c0:1 + c0 + W]
-            pb = pm[y + 1 + r0, 1 + c0:1 + c0 + W]
-            on = out[t, 0, y]
-            off = out[t, 1, y]
-            for x in range(W):
-                on[x] = qa[x] > pb[x]
-                off[x] = qb[x] > pa[x]
+            a = np.uint64((y + 1 + r1) * Wp + 1 + c1)
+            b = np.uint64((y + 1 + r0) * Wp + 1 + c0)
+            on = on0 + np.uint64(y) * width
+            off = on + plane
+            for x in range(width):
+                out[on + x] = qf[a + x] > pf[b + x]
+                out[off + x] = qf[b + x] > pf[a + x]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -132,20 +139,12 @@ def prepare_u8(img, ratio, q, pm, vp):
 
 
 @numba.njit(cache=True, nogil=True)
-def events_prepared(q, pm, vp, thr, delta, anchors, out):
-    """``out [T, 2, H, W]`` from the planes of ``prepare_u8``."""
+def events_prepared(q, pm, vp, thr, delta, anchors, out, base, t_stride):
+    """The planes of ``prepare_u8`` -> steps of flat ``out`` (see ``events_dense``)."""
     if delta > 0:
-        events_dense_int(q, pm, anchors, out)
+        events_dense_int(q, pm, anchors, out, base, t_stride)
     else:
-        events_dense(vp, thr, anchors, out)
-
-
-@numba.njit(cache=True, nogil=True)
-def events_u8(img, ratio, anchors, q, pm, vp, out):
-    """One uint8 image -> ``out [T, 2, H, W]``: the integer path when it is provably identical to the
-    float32 reference (almost always), else the float32 path."""
-    thr, delta = prepare_u8(img, ratio, q, pm, vp)
-    events_prepared(q, pm, vp, thr, delta, anchors, out)
+        events_dense(vp, thr, anchors, out, base, t_stride)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -176,20 +175,26 @@ def threshold(lo, hi, ratio):
 
 
 @numba.njit(cache=True, nogil=True)
-def events_dense(vp, thr, anchors, out):
-    """Write ``out [T, 2, H, W]`` (uint8 0/1) from padded ``vp``; ``anchors [T, 4]`` = ``r0, c0, r1, c1``."""
-    T, _, H, W = out.shape
-    for t in range(T):
+def events_dense(vp, thr, anchors, out, base, t_stride):
+    """Write the steps of padded ``vp [H+2, W+2]`` into flat uint8 ``out`` (0/1): step ``t`` is the
+    ``[2, H, W]`` block at ``base + t * t_stride``; ``anchors [T, 4]`` = ``r0, c0, r1, c1``."""
+    Wp = vp.shape[1]
+    H, W = vp.shape[0] - 2, Wp - 2
+    vf = vp.reshape(-1)
+    plane = np.uint64(H * W)
+    width = np.uint64(W)
+    for t in range(anchors.shape[0]):
         r0, c0, r1, c1 = anchors[t, 0], anchors[t, 1], anchors[t, 2], anchors[t, 3]
+        on0 = np.uint64(base + t * t_stride)
         for y in range(H):
-            a = vp[y + 1 + r1, 1 + c1:1 + c1 + W]
-            b = vp[y + 1 + r0, 1 + c0:1 + c0 + W]
-            on = out[t, 0, y]
-            off = out[t, 1, y]
-            for x in range(W):
-                d = a[x] - b[x]
-                on[x] = d >= thr
-                off[x] = -d >= thr
+            a = np.uint64((y + 1 + r1) * Wp + 1 + c1)
+            b = np.uint64((y + 1 + r0) * Wp + 1 + c0)
+            on = on0 + np.uint64(y) * width
+            off = on + plane
+            for x in range(width):
+                d = vf[a + x] - vf[b + x]
+                out[on + x] = d >= thr
+                out[off + x] = -d >= thr
 
 
 @numba.njit(cache=True, nogil=True)
@@ -209,55 +214,57 @@ def pack_flat(flat, flat64, body):
 
 
 @numba.njit(cache=True, nogil=True)
-def i2e_dense_u8(images, ratio, anchors, q, pm, vp, out):
-    """uint8 ``images [N, H, W, C]`` -> ``out [N, T, 2, H, W]`` (uint8 0/1, may be a strided view).
+def i2e_dense_u8(images, ratio, anchors, q, pm, vp, out, image_stride, t_stride):
+    """uint8 ``images [N, H, W, C]`` -> flat uint8 ``out`` (0/1): image ``i``, step ``t`` is the
+    contiguous ``[2, H, W]`` block at ``i * image_stride + t * t_stride``.
 
     ``q``, ``pm`` (uint8) and ``vp`` (float32) are ``[H+2, W+2]`` scratch planes.
     """
     for i in range(images.shape[0]):
-        events_u8(images[i], ratio, anchors, q, pm, vp, out[i])
+        thr, delta = prepare_u8(images[i], ratio, q, pm, vp)
+        events_prepared(q, pm, vp, thr, delta, anchors, out, i * image_stride, t_stride)
 
 
 @numba.njit(cache=True, nogil=True)
-def i2e_dense_float(images, ratio, anchors, vp, out):
-    """float ``images [N, H, W, C]`` in [0, 1] -> ``out [N, T, 2, H, W]``."""
+def i2e_dense_float(images, ratio, anchors, vp, out, image_stride, t_stride):
+    """float ``images [N, H, W, C]`` in [0, 1] -> flat ``out`` as ``i2e_dense_u8``."""
     for i in range(images.shape[0]):
         lo, hi = fill_v_float(images[i], vp)
-        events_dense(vp, threshold(lo, hi, ratio), anchors, out[i])
+        events_dense(vp, threshold(lo, hi, ratio), anchors, out, i * image_stride, t_stride)
 
 
 @numba.njit(cache=True, nogil=True)
 def i2e_packed_u8(images, ratio, anchors, q, pm, vp, scratch, scratch64, bodies):
     """uint8 ``images [N, H, W, C]`` -> packed bits of ``[T, 2, H, W]`` in ``bodies[i]``.
 
-    The dense bits go to ``scratch`` (uint8, its flat buffer padded to whole 8-byte words, viewed as
-    ``scratch64``), then are packed: one timestep ``[1, 2, H, W]`` at a time when a timestep fills
-    whole bytes (``H * W % 4 == 0``; the scratch then stays in L2), else all of ``[T, 2, H, W]``.
+    The dense bits go to flat ``scratch`` (uint8, padded to whole 8-byte words, viewed as
+    ``scratch64``), then are packed: one timestep ``[2, H, W]`` at a time when a timestep fills whole
+    bytes (``H * W % 4 == 0``; the scratch then stays in cache), else all of ``[T, 2, H, W]``.
     """
     T = anchors.shape[0]
     H, W = images.shape[1], images.shape[2]
     step = 2 * H * W
-    by_step = scratch.shape[0] == 1 and T > 1
-    flat = scratch.reshape(-1)
+    by_step = scratch.shape[0] < T * step and T > 1
     for i in range(images.shape[0]):
         thr, delta = prepare_u8(images[i], ratio, q, pm, vp)
         if by_step:
             for t in range(T):
-                events_prepared(q, pm, vp, thr, delta, anchors[t:t + 1], scratch)
-                pack_flat(flat, scratch64, bodies[i, t * step // 8:(t + 1) * step // 8])
+                events_prepared(q, pm, vp, thr, delta, anchors[t:t + 1], scratch, 0, step)
+                pack_flat(scratch[:step], scratch64, bodies[i, t * step // 8:(t + 1) * step // 8])
         else:
-            events_prepared(q, pm, vp, thr, delta, anchors, scratch)
-            pack_flat(flat, scratch64, bodies[i])
+            events_prepared(q, pm, vp, thr, delta, anchors, scratch, 0, step)
+            pack_flat(scratch[:T * step], scratch64, bodies[i])
 
 
 @numba.njit(cache=True, nogil=True)
 def i2e_packed_float(images, ratio, anchors, vp, scratch, scratch64, bodies):
-    """``i2e_packed_u8`` for float images in [0, 1]."""
-    flat = scratch.reshape(-1)
+    """``i2e_packed_u8`` for float images in [0, 1] (always the whole ``[T, 2, H, W]``)."""
+    T = anchors.shape[0]
+    step = 2 * images.shape[1] * images.shape[2]
     for i in range(images.shape[0]):
         lo, hi = fill_v_float(images[i], vp)
-        events_dense(vp, threshold(lo, hi, ratio), anchors, scratch)
-        pack_flat(flat, scratch64, bodies[i])
+        events_dense(vp, threshold(lo, hi, ratio), anchors, scratch, 0, step)
+        pack_flat(scratch[:T * step], scratch64, bodies[i])
 
 
 # -- torchvision uint8 antialiased resize: out = clamp((2**(p-1) + sum(w_k * src_k)) >> p, 0, 255) --

@@ -38,16 +38,14 @@ def fill_q_u8(img, q):
         row = q[y + 1, 1:W + 1]
         if C == 3:
             for x in range(W):
-                v = max(max(src[x, 0], src[x, 1]), src[x, 2])
-                lo = min(lo, v)
-                hi = max(hi, v)
-                row[x] = v
+                row[x] = max(max(src[x, 0], src[x, 1]), src[x, 2])
         else:
             for x in range(W):
-                v = src[x, 0]
-                lo = min(lo, v)
-                hi = max(hi, v)
-                row[x] = v
+                row[x] = src[x, 0]
+        for x in range(W):
+            v = row[x]
+            lo = min(lo, v)
+            hi = max(hi, v)
     _pad_edges(q)
     return np.int64(lo), np.int64(hi)
 
@@ -95,10 +93,11 @@ def fill_limit(q, delta, pm):
     """``pm = min(q + delta - 1, 255)``: then ``a - b >= delta`` iff ``a > pm(b)`` for levels 0..255."""
     qf = q.reshape(-1)
     pf = pm.reshape(-1)
-    add = np.uint16(delta - 1)
-    top = np.uint16(255)
-    for i in range(np.uint64(qf.shape[0])):
-        pf[i] = np.uint8(min(np.uint16(qf[i]) + add, top))
+    add = np.uint8(delta - 1)
+    top = np.uint8(256 - delta)
+    for i in range(qf.shape[0]):
+        v = qf[i]
+        pf[i] = v + add if v <= top else np.uint8(255)
 
 
 @numba.njit(cache=True, nogil=True)

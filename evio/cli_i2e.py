@@ -166,7 +166,7 @@ def i2e_command(src, dst, preset, ratio, size_text, interpolation, resize_kernel
                 shape = packbits.shape_of(packbits._npy_payload(cells[0]))
                 batch_labels, batch_paths = labels[done:done + len(cells)], file_paths[done:done + len(cells)]
                 if isinstance(writer, I2EShardWriter):
-                    _write_cells(writer, cells, batch_labels, batch_paths, shape)
+                    writer.write_cells(cells, batch_labels, batch_paths, shape)
                 else:
                     writer.write_samples(packbits.loads(cells, dtype=bool), batch_labels, batch_paths)
                 counts.append(_event_counts(cells, shape) / np.prod(shape))
@@ -186,23 +186,6 @@ def i2e_command(src, dst, preset, ratio, size_text, interpolation, resize_kernel
 def _event_counts(cells: list[bytes], shape) -> np.ndarray:
     body = (int(np.prod(shape)) + 7) // 8
     return np.array([int(np.bitwise_count(np.frombuffer(c, np.uint8, body, len(c) - body)).sum()) for c in cells])
-
-
-def _write_cells(writer, cells: list[bytes], labels, file_paths: list[str], shape) -> None:
-    """``I2EShardWriter.write_samples`` for cells that are already packed (saves an unpack and a repack)."""
-    if writer.shape is None:
-        writer.shape = tuple(int(v) for v in shape)
-    if writer.rows_per_shard is None:
-        writer.rows_per_shard = max(1, SHARD_BYTES // len(cells[0]))
-    a = 0
-    while a < len(cells):
-        if writer._file is None or writer._in_shard >= writer.rows_per_shard:
-            writer._next_shard()
-        b = min(len(cells), a + writer.rows_per_shard - writer._in_shard)
-        writer._file.add(file_paths[a:b], labels[a:b], cells[a:b])
-        writer._in_shard += b - a
-        a = b
-    writer.count += len(cells)
 
 
 def _results(jobs, workers: int):

@@ -129,6 +129,18 @@ def sample_frames(dataset, index: int) -> np.ndarray:
         raise FormatError(f"sample {index} ({dataset.names[index]}): {exc.reason}", exc.path, exc.offset) from None
 
 
+
+def apply_transforms(dataset, sample, target):
+    """``(sample, target)`` after ``dataset``'s ``transform``, ``target_transform`` and then
+    ``transforms``, in Tonic's order."""
+    if dataset.transform is not None:
+        sample = dataset.transform(sample)
+    if dataset.target_transform is not None:
+        target = dataset.target_transform(target)
+    if dataset.transforms is not None:
+        sample, target = dataset.transforms(sample, target)
+    return sample, target
+
 class NeuromorphicDataset:
     """Base of the recorded datasets: ``ds[i] -> (sample, target)``.
 
@@ -195,13 +207,7 @@ class NeuromorphicDataset:
         i = self._index(index)
         sample = self.events(i) if self.frame_options is None else self.frames(i)
         target = self.targets[i]
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        if self.transforms is not None:
-            sample, target = self.transforms(sample, target)
-        return sample, target
+        return apply_transforms(self, sample, target)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -343,13 +349,7 @@ class PreparedFrames:
         if not self.store.has(i):
             raise FormatError(f"sample {i} ({self.names[i]}) was never written to this store", self.store.path)
         sample, target = self.store.read(i), self.targets[i]
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        if self.transforms is not None:
-            sample, target = self.transforms(sample, target)
-        return sample, target
+        return apply_transforms(self, sample, target)
 
 
 # -- one-shot preparation ---------------------------------------------------------------------------

@@ -340,21 +340,42 @@ class I2EShardWriter(AtomicWriter):
                 return
             if self.shape is None:
                 self.shape = tuple(int(v) for v in dense.shape[1:])
-            cells = packbits.dumps(dense)
-            if self.rows_per_shard is None:
-                self.rows_per_shard = max(1, SHARD_BYTES // len(cells[0]))
-            a = 0
-            while a < len(cells):
-                if self._file is None or self._in_shard >= self.rows_per_shard:
-                    self._next_shard()
-                b = min(len(cells), a + self.rows_per_shard - self._in_shard)
-                self._file.add(file_paths[a:b], labels[a:b], cells[a:b])
-                self._in_shard += b - a
-                a = b
-            self.count += len(cells)
+            self._append_cells(packbits.dumps(dense), labels, file_paths)
         except BaseException:
             self.abort()
             raise
+
+    def write_cells(self, cells, labels, file_paths, shape) -> None:
+        """Append ``.npy`` cells that are already packed (``packbits.dumps`` output of samples of
+        ``shape`` ``(T, C, H, W)``), with ``labels`` and ``file_paths``: saves an unpack and a repack."""
+        if self._closed:
+            raise ValueError(f"{self.folder}: writer is closed")
+        shape = tuple(int(v) for v in shape)
+        if self.shape is not None and shape != self.shape:
+            raise ValueError(f"sample shape {shape} differs from this writer's {self.shape}")
+        if not (len(cells) == len(labels) == len(file_paths)):
+            raise ValueError(f"{len(cells)} cells, {len(labels)} labels and {len(file_paths)} file paths")
+        if not len(cells):
+            return
+        try:
+            self.shape = shape
+            self._append_cells(cells, labels, file_paths)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _append_cells(self, cells, labels, file_paths) -> None:
+        if self.rows_per_shard is None:
+            self.rows_per_shard = max(1, SHARD_BYTES // len(cells[0]))
+        a = 0
+        while a < len(cells):
+            if self._file is None or self._in_shard >= self.rows_per_shard:
+                self._next_shard()
+            b = min(len(cells), a + self.rows_per_shard - self._in_shard)
+            self._file.add(file_paths[a:b], labels[a:b], cells[a:b])
+            self._in_shard += b - a
+            a = b
+        self.count += len(cells)
 
     def _next_shard(self) -> None:
         if self._file is not None:

@@ -22,6 +22,7 @@ from ..dense import to_dense
 from ..errors import FormatError
 from ..events import as_events
 from ..formats.npz_es_imagenet import AIM_SIZE, CANVAS, CROP, T, rows_to_events
+from .resize import _load as _load_image
 from ..kernels import odg as kernels
 
 #: Image offset (row, col) on the zero canvas at steps 0..8; step t moves the image by
@@ -125,21 +126,8 @@ def _nearest_indices(in_size: int, out_size: int, precision: str) -> np.ndarray:
     return out
 
 
-def _image_array(image) -> np.ndarray:
-    if isinstance(image, (str, os.PathLike)):
-        from PIL import Image
-
-        with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"))
-    if type(image).__module__.startswith("PIL"):
-        return np.asarray(image.convert("RGB"))
-    if type(image).__module__.startswith("torch"):
-        return image.detach().cpu().numpy()
-    return np.asarray(image)
-
-
 def _hwc(image) -> np.ndarray:
-    arr = _image_array(image)
+    arr = _load_image(image)
     if arr.dtype != np.uint8:
         raise FormatError(f"ODG needs 8-bit images (uint8, 0..255), got dtype {arr.dtype}")
     if arr.ndim == 2:

@@ -10,6 +10,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._prefetch import prefetch
+
+#: How far ahead of the block being counted the event words are prefetched (2 KiB).
+PREFETCH_WORDS = 256
+
 
 @numba.njit(cache=True, nogil=True)
 def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, counts, spill, check_order):
@@ -43,6 +48,8 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
         while i < hi:
             if (i & 7) == 0 and i + 8 <= hi and i + 8 <= n_blocked:
                 block = (i >> 3) * 13
+                prefetch(words, block + PREFETCH_WORDS)
+                prefetch(words, block + PREFETCH_WORDS + 8)
                 # written out for each of the 8 events: constant byte offsets fold into the loads
                 # event 0: t at byte 0, x, y, p at byte 8
                 ti = np.int64(words[block + 0])

@@ -20,6 +20,7 @@ Timed per image (best of ``--repeats`` passes; ratio 0.07, canonical anchors, or
 (a) ``reference``   the spec's NumPy reference (i2e-odg.md §1.4, transcribed below as the oracle), one
                     image per call, on the first ``--ref-images`` images;
 (b) ``evio dense``  ``evio.i2e(batch)``: bool ``[N, 8, 2, S, S]``, a new array per call;
+(b') ``evio into=``  ``evio.i2e(batch, into=out)`` into the preallocated (e) array, reused every pass;
 (c) ``evio packed`` ``evio.i2e(batch, out="packed")``: the ``.npy`` bytes of the I2E shards;
 (d) ``evio 1/call`` ``evio.i2e(image)`` one image per call (per-call overhead included);
 (e) ``floor``       ``np.ones((N, 8, 2, S, S), bool)``: merely writing the dense output once (same
@@ -179,6 +180,7 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
         ("ref", f"(a) NumPy reference (spec §1.4), one image per call [{n_ref} images]",
          lambda: [i2e_np(im, RATIO) for im in ref_imgs], n_ref),
         ("dense", "(b) evio.i2e(batch) -> bool [N, 8, 2, S, S], new array", lambda: evio.i2e(batch, RATIO), n),
+        ("into", "(b') evio.i2e(batch, into=out): preallocated, reused", lambda: evio.i2e(batch, RATIO, into=out), n),
         ("packed", "(c) evio.i2e(batch, out='packed') -> .npy bytes", lambda: evio.i2e(batch, RATIO, out="packed"), n),
         ("single", "(d) evio.i2e(image), one image per call", lambda: [evio.i2e(im, RATIO) for im in batch], n),
         ("floor", "(e) floor: np.ones([N, 8, 2, S, S], bool), new array", lambda: np.ones(out.shape, bool), n),
@@ -197,6 +199,9 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
           f"{verdict(r_dense >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_dense:.2f}x')}")
     print(f"    reference / evio packed           {r_packed:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
           f"{verdict(r_packed >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_packed:.2f}x')}")
+    r_into = res["ref"] / res["into"]
+    print(f"    reference / evio dense, into=     {r_into:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
+          f"{verdict(r_into >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_into:.2f}x')}")
     print(f"    reference / evio one per call     {res['ref'] / res['single']:6.1f}x")
     print(f"    evio dense / floor (new array)    {f_dense:6.2f}x   target <= {TARGET_FLOOR_RATIO:.0f}x: "
           f"{verdict(f_dense <= TARGET_FLOOR_RATIO, f'over by {f_dense / TARGET_FLOOR_RATIO:.2f}x')}")
@@ -271,12 +276,12 @@ def main(argv=None) -> int:
         end_to_end(photos, args.e2e, args.seed + 2)
 
     print("\n== summary (µs per image, single core)")
-    print(f"  {'size':>7s} {'reference':>10s} {'dense':>8s} {'packed':>8s} {'1/call':>8s} {'floor':>8s} "
-          f"{'ref/dense':>9s} {'ref/packed':>10s} {'dense/floor':>11s}")
+    print(f"  {'size':>7s} {'reference':>10s} {'dense':>8s} {'into=':>8s} {'packed':>8s} {'1/call':>8s} {'floor':>8s} "
+          f"{'ref/dense':>9s} {'ref/into=':>9s} {'ref/packed':>10s} {'dense/floor':>11s}")
     for s, r in summary:
-        print(f"  {f'{s}x{s}':>7s} {r['ref']:10.1f} {r['dense']:8.1f} {r['packed']:8.1f} {r['single']:8.1f} "
-              f"{r['floor']:8.1f} {r['ref'] / r['dense']:8.1f}x {r['ref'] / r['packed']:9.1f}x "
-              f"{r['dense'] / r['floor']:10.2f}x")
+        print(f"  {f'{s}x{s}':>7s} {r['ref']:10.1f} {r['dense']:8.1f} {r['into']:8.1f} {r['packed']:8.1f} "
+              f"{r['single']:8.1f} {r['floor']:8.1f} {r['ref'] / r['dense']:8.1f}x {r['ref'] / r['into']:8.1f}x "
+              f"{r['ref'] / r['packed']:9.1f}x {r['dense'] / r['floor']:10.2f}x")
     print(f"  targets: reference/evio >= {TARGET_REF_RATIO:.0f}x, dense/floor <= {TARGET_FLOOR_RATIO:.0f}x")
     print(f"results: {'every checked output equals the reference' if all_ok else 'SOME OUTPUTS WRONG'}; "
           f"load avg {loadavg()}")

@@ -357,3 +357,45 @@ def test_torch_tensors_match_numpy():
     assert isinstance(resized, torch.Tensor) and resized.shape == (3, 8, 2, 32, 32)
     with pytest.raises(evio.FormatError):
         evio.i2e(torch.full((2, 4, 4), 3.0), layout="NHW")
+
+
+def test_into_writes_the_dense_output_in_place():
+    rng = np.random.default_rng(21)
+    imgs = rng.integers(0, 256, (3, 17, 23, 3)).astype(np.uint8)
+    want = evio.i2e(imgs, 0.1)
+    buf = np.ones(want.shape, bool)
+    assert evio.i2e(imgs, 0.1, into=buf) is buf
+    np.testing.assert_array_equal(buf, want)
+    u8 = np.full(want.shape, 7, np.uint8)
+    evio.i2e(imgs, 0.1, into=u8)
+    np.testing.assert_array_equal(u8, want.astype(np.uint8))
+    tf = np.zeros((8, 3, 2, 17, 23), bool)
+    evio.i2e(imgs, 0.1, time_first=True, into=tf)
+    np.testing.assert_array_equal(tf, want.transpose(1, 0, 2, 3, 4))
+    one = np.zeros((8, 2, 17, 23), bool)
+    evio.i2e(imgs[1], 0.1, into=one)
+    np.testing.assert_array_equal(one, want[1])
+    floats = (imgs / 255).astype(np.float32)
+    evio.i2e(floats, 0.1, into=buf)
+    np.testing.assert_array_equal(buf, evio.i2e(floats, 0.1))
+
+
+def test_into_is_checked():
+    img = np.zeros((5, 6, 3), np.uint8)
+    for bad in (np.zeros((8, 2, 5, 7), bool), np.zeros((8, 2, 5, 6), np.float32),
+                np.zeros((8, 2, 6, 5), bool).transpose(0, 1, 3, 2)):
+        with pytest.raises(ValueError):
+            evio.i2e(img, into=bad)
+    with pytest.raises(ValueError, match="out='dense'"):
+        evio.i2e(img, out="packed", into=np.zeros((8, 2, 5, 6), bool))
+    with pytest.raises(TypeError):
+        evio.i2e(img, into=[0] * 10)
+
+
+def test_into_a_cpu_torch_tensor():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    imgs = rng.integers(0, 256, (2, 9, 11, 3)).astype(np.uint8)
+    dest = torch.zeros((2, 8, 2, 9, 11), dtype=torch.bool)
+    assert evio.i2e(torch.from_numpy(imgs), 0.07, into=dest) is dest
+    np.testing.assert_array_equal(dest.numpy(), evio.i2e(imgs, 0.07))

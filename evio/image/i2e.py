@@ -168,7 +168,7 @@ def _check_numpy(arr: np.ndarray) -> np.ndarray:
 
 
 def i2e(images, ratio=None, *, preset: str | None = None, order=DEFAULT_ORDER, mode: str = "eval", rng=None,
-        out: str = "dense", layout: str = "auto", time_first: bool = False):
+        out: str = "dense", layout: str = "auto", time_first: bool = False, into=None):
     """Images -> I2E event tensors.
 
     ``images``: uint8 (0..255) or float in [0, 1]; ``[H, W, 3]``, ``[3, H, W]``, grayscale ``[H, W]``,
@@ -183,9 +183,13 @@ def i2e(images, ratio=None, *, preset: str | None = None, order=DEFAULT_ORDER, m
     with ``time_first=True``, SpikingJelly's multi-step layout); ``"packed"`` -> the ``.npy`` bytes
     of an I2E shard cell (a list for batches); ``"events"`` -> ``EVENT_DTYPE`` events with ``t`` the
     timestep (a list for batches). Channel 0 = ON.
+    ``into``: with ``out="dense"``, a C-contiguous bool or uint8 NumPy array (or CPU torch tensor) of
+    exactly the output shape, written in place and returned (no allocation: for training loops).
     """
     if out not in OUTPUTS:
         raise ValueError(f"out must be one of {OUTPUTS}, got {out!r}")
+    if into is not None and out != "dense":
+        raise ValueError(f"into= needs out='dense', got out={out!r}")
     if preset is not None:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
@@ -196,9 +200,11 @@ def i2e(images, ratio=None, *, preset: str | None = None, order=DEFAULT_ORDER, m
         table = _eval_table(_order_groups(order))
     else:
         table = anchors(order, mode, rng)
-    if type(images).__module__.startswith("torch"):
+    if type(images).__module__.startswith("torch") and into is None:
         return _i2e_torch(images, r32, table, preset, out, layout, time_first)
-    return _numpy_path(np.asarray(images), r32, table, preset, out, layout, time_first)
+    if type(images).__module__.startswith("torch"):
+        images = images.detach().cpu().numpy()
+    return _numpy_path(np.asarray(images), r32, table, preset, out, layout, time_first, into)
 
 
 i2e.preprocess = preprocess
@@ -207,7 +213,25 @@ i2e.DIRECTIONS = DIRECTIONS
 i2e.anchors = anchors
 
 
-def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool):
+def _destination(into, shape: tuple):
+    """``(returned object, uint8 view)`` of a caller's dense destination, checked against ``shape``."""
+    target = into
+    if type(into).__module__.startswith("torch"):
+        if into.device.type != "cpu":
+            raise ValueError(f"into= must be a CPU tensor, got one on {into.device}")
+        target = into.numpy()
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"into= must be a NumPy array or a CPU torch tensor, got {type(into).__name__}")
+    if target.dtype not in (np.bool_, np.uint8):
+        raise ValueError(f"into= must be bool or uint8, got dtype {target.dtype}")
+    if tuple(target.shape) != shape:
+        raise ValueError(f"into= has shape {tuple(target.shape)}, the output is {shape}")
+    if not target.flags.c_contiguous or not target.flags.writeable:
+        raise ValueError("into= must be C-contiguous and writeable")
+    return into, target.view(np.uint8)
+
+
+def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool, into=None):
     N, H, W, _ = nhwc.shape
     T = len(table)
     vp = np.empty((H + 2, W + 2), np.float32)
@@ -237,14 +261,20 @@ def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool
             cells += [row.tobytes() for row in raw[:len(part)]]
         return cells if batched else cells[0]
     shape = (T, N, 2, H, W) if time_first and batched else (N, T, 2, H, W)
-    dense = np.empty(shape, dtype=bool)
-    target = dense.view(np.uint8).reshape(-1)
+    if into is not None:
+        dense, target = _destination(into, shape if batched else shape[1:])
+        target = target.reshape(-1)
+    else:
+        dense = np.empty(shape, dtype=bool)
+        target = dense.view(np.uint8).reshape(-1)
     step = 2 * H * W
     image_stride, t_stride = (step, N * step) if time_first and batched else (T * step, step)
     if u8:
         kernels.i2e_dense_u8(nhwc, r32, table, q, pm, vp, target, image_stride, t_stride)
     else:
         kernels.i2e_dense_float(nhwc, r32, table, vp, target, image_stride, t_stride)
+    if into is not None:
+        return dense
     if out == "events":
         samples = dense if not (time_first and batched) else dense.transpose(1, 0, 2, 3, 4)
         ev = [from_dense(s, channels="on_off") for s in samples]
@@ -283,11 +313,11 @@ def _i2e_torch(images, r32, table, preset, out, layout, time_first):
     return dense if batched else dense[0]
 
 
-def _numpy_path(arr, r32, table, preset, out, layout, time_first):
+def _numpy_path(arr, r32, table, preset, out, layout, time_first, into=None):
     nhwc, batched = _to_nhwc(_check_numpy(arr), _layout_of(arr.shape, layout))
     if preset is not None and tuple(nhwc.shape[1:3]) != PRESETS[preset]["size"]:
         if nhwc.dtype != np.uint8:
             raise FormatError(f"preset {preset!r} resizes to {PRESETS[preset]['size']}; resizing needs uint8 "
                               f"images, got {nhwc.dtype} of size {tuple(nhwc.shape[1:3])}")
         nhwc = preprocess(nhwc, PRESETS[preset]["size"], layout="NHWC")
-    return _run(nhwc, r32, table, out, batched, time_first)
+    return _run(nhwc, r32, table, out, batched, time_first, into)

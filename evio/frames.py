@@ -356,7 +356,8 @@ def _count(grid, starts, ends, what=None, check_order=False):
     spill = np.zeros(shape, dtype=_count_dtype(grid))
     check = what is not None or check_order
     bad, maybe_unsorted = kernels.count_ranges(ev, _words(ev), starts, ends, grid.W, grid.H, grid.on_channel,
-                                               grid.off_channel, grid.P, low.reshape(-1), spill.reshape(-1), check)
+                                               grid.off_channel, grid.P, low.reshape(-1), spill.reshape(-1),
+                                               True if check else None)
     if bad >= 0:
         e = ev[bad]
         raise FormatError(f"event {bad} (t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}) lies outside the "

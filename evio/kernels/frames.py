@@ -25,8 +25,9 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
     is the ``EVENT_DTYPE`` array's bytes as uint64, ``13 * (N // 8)`` of them, read 8 events (104
     bytes) at a time; pass an empty array for other layouts. Returns ``(first_outside,
     maybe_unsorted)``: the first event outside the ``W x H`` sensor (``-1`` if none; counting stops
-    there) and, with ``check_order``, whether ``t`` may decrease along the visited events (a hint
-    without false negatives; confirm with ``first_unsorted``).
+    there) and, with ``check_order=True``, whether ``t`` may decrease along the visited events (a hint
+    without false negatives; confirm with ``first_unsorted``). Pass ``None``, not False, for no check:
+    the check is then compiled out.
     """
     HW = H * W
     W_u = np.uint64(W)
@@ -54,7 +55,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 0: t at byte 0, x, y, p at byte 8
                 ti = np.int64(words[block + 0])
                 xyp = words[block + 1]
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -69,7 +70,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 1: t at byte 13, x, y, p at byte 21
                 ti = np.int64((words[block + 1] >> np.uint64(40)) | (words[block + 2] << np.uint64(24)))
                 xyp = (words[block + 2] >> np.uint64(40)) | (words[block + 3] << np.uint64(24))
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -84,7 +85,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 2: t at byte 26, x, y, p at byte 34
                 ti = np.int64((words[block + 3] >> np.uint64(16)) | (words[block + 4] << np.uint64(48)))
                 xyp = words[block + 4] >> np.uint64(16)
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -99,7 +100,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 3: t at byte 39, x, y, p at byte 47
                 ti = np.int64((words[block + 4] >> np.uint64(56)) | (words[block + 5] << np.uint64(8)))
                 xyp = (words[block + 5] >> np.uint64(56)) | (words[block + 6] << np.uint64(8))
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -114,7 +115,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 4: t at byte 52, x, y, p at byte 60
                 ti = np.int64((words[block + 6] >> np.uint64(32)) | (words[block + 7] << np.uint64(32)))
                 xyp = (words[block + 7] >> np.uint64(32)) | (words[block + 8] << np.uint64(32))
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -129,7 +130,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 5: t at byte 65, x, y, p at byte 73
                 ti = np.int64((words[block + 8] >> np.uint64(8)) | (words[block + 9] << np.uint64(56)))
                 xyp = words[block + 9] >> np.uint64(8)
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -144,7 +145,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 6: t at byte 78, x, y, p at byte 86
                 ti = np.int64((words[block + 9] >> np.uint64(48)) | (words[block + 10] << np.uint64(16)))
                 xyp = (words[block + 10] >> np.uint64(48)) | (words[block + 11] << np.uint64(16))
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -159,7 +160,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
                 # event 7: t at byte 91, x, y, p at byte 99
                 ti = np.int64((words[block + 11] >> np.uint64(24)) | (words[block + 12] << np.uint64(40)))
                 xyp = words[block + 12] >> np.uint64(24)
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xu = xyp & low16
@@ -175,7 +176,7 @@ def count_ranges(events, words, starts, ends, W, H, on_channel, off_channel, C, 
             else:
                 e = events[i]
                 ti = np.int64(e.t)
-                if check_order:
+                if check_order is not None:
                     order |= (ti - prev) | (ti & ~prev)
                 prev = ti
                 xi = np.int64(e.x)

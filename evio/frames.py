@@ -328,12 +328,11 @@ def _zeros(grid, n_frames):
     return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=_count_dtype(grid))
 
 
-def _words(ev) -> np.ndarray:
-    """The bytes of whole 8-event blocks of a packed, aligned ``EVENT_DTYPE`` array as uint64, else empty."""
-    if (ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or ev.ctypes.data % 8 or len(ev) < 8
-            or sys.byteorder != "little"):
-        return np.empty(0, dtype=np.uint64)
-    return ev[: len(ev) // 8 * 8].view(np.uint8).view(np.uint64)
+def _raw(ev) -> np.ndarray:
+    """The bytes of a contiguous little-endian ``EVENT_DTYPE`` array (the kernels' fast path), else empty."""
+    if ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or sys.byteorder != "little":
+        return np.empty(0, dtype=np.uint8)
+    return ev.view(np.uint8)
 
 
 def _search(grid, values):
@@ -355,7 +354,7 @@ def _count(grid, starts, ends, what=None, check_order=False):
     low = np.zeros(shape, dtype=np.uint8)
     spill = np.zeros(shape, dtype=_count_dtype(grid))
     check = what is not None or check_order
-    bad, maybe_unsorted = kernels.count_ranges(ev, _words(ev), starts, ends, grid.W, grid.H, grid.on_channel,
+    bad, maybe_unsorted = kernels.count_ranges(ev, _raw(ev), starts, ends, grid.W, grid.H, grid.on_channel,
                                                grid.off_channel, grid.P, low.reshape(-1), spill.reshape(-1),
                                                True if check else None)
     if bad >= 0:

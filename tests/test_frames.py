@@ -143,6 +143,32 @@ def test_unsorted_and_outside_are_errors():
 BY_ALL = ("count", "time", "duration")
 
 
+@pytest.mark.parametrize("n", [8, 9, 17, 40])
+def test_every_position_of_the_block_path(n):
+    """An unsorted or outside event at every index (first, inside and across 8-event blocks, last),
+    frames starting mid-block: the byte-level path finds each one and counts like a plain loop."""
+    base = make(np.arange(n) * 10)
+    want = np.zeros((2, H, W), dtype=np.int64)
+    np.add.at(want, (base["p"].astype(int), base["y"], base["x"]), 1)
+    for T in (1, 3, n):
+        for kw in ({"by": "count"}, {"by": "time"}):             # SpikingJelly's keep every event
+            got = evio.frames(base, T, sensor_size=(W, H), dtype=np.int64, allow_empty=True, **kw)
+            assert np.array_equal(got.sum(axis=0), want)            # channel 0 OFF, 1 ON
+    for i in range(n):
+        outside = base.copy()
+        outside["x" if i % 2 else "y"][i] = W if i % 2 else H
+        for by in BY_ALL:
+            with pytest.raises(FormatError, match=f"event {i} "):
+                evio.frames(outside, 3, by=by, duration=7, sensor_size=(W, H))
+        if i == 0:
+            continue
+        unsorted = base.copy()
+        unsorted["t"][i] = unsorted["t"][i - 1] - 1
+        for kw in ({"by": "duration", "duration": 7}, {"by": "time", "convention": "tonic"}):
+            with pytest.raises(FormatError, match=rf"t\[{i}\] = "):
+                evio.frames(unsorted, 3, sensor_size=(W, H), **kw)
+
+
 def test_options_are_checked():
     ev = make([0, 1, 2])
     for kw in ({"by": "frames"}, {"convention": "torch"}, {"channels": "on"}, {"T": 0}, {"pool": 0},

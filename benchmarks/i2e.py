@@ -22,7 +22,12 @@ Timed per image (best of ``--repeats`` passes; ratio 0.07, canonical anchors, or
 (b) ``evio dense``  ``evio.i2e(batch)``: bool ``[N, 8, 2, S, S]``, a new array per call;
 (b') ``evio into=``  ``evio.i2e(batch, into=out)`` into the preallocated (e) array, reused every pass;
 (c) ``evio packed`` ``evio.i2e(batch, out="packed")``: the ``.npy`` bytes of the I2E shards;
-(d) ``evio 1/call`` ``evio.i2e(image)`` one image per call (per-call overhead included);
+(d) ``evio 1/call`` ``evio.i2e(image)`` one image per call (per-call overhead included), every result
+                    kept in a list as (a) keeps the reference's;
+(f) ``streamed``    one image per call with each result dropped before the next call (the pattern of
+                    on-the-fly conversion in a training loop), for the reference (a'), evio dense,
+                    evio packed and the floor (``np.ones([8, 2, S, S], bool)`` per image): the
+                    outputs then stay in the caches on both sides, so this compares compute alone;
 (e) ``floor``       ``np.ones((N, 8, 2, S, S), bool)``: merely writing the dense output once (same
                     allocation pattern as (b)), and ``out.fill(1)`` into a preallocated array.
 
@@ -126,6 +131,11 @@ def crops(photos, n: int, size: int, seed: int) -> np.ndarray:
     return out
 
 
+def stream(convert, images) -> None:
+    for im in images:
+        convert(im)
+
+
 def best_of(fn, repeats: int) -> tuple[float, float]:
     times = []
     for _ in range(repeats):
@@ -182,7 +192,14 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
         ("dense", "(b) evio.i2e(batch) -> bool [N, 8, 2, S, S], new array", lambda: evio.i2e(batch, RATIO), n),
         ("into", "(b') evio.i2e(batch, into=out): preallocated, reused", lambda: evio.i2e(batch, RATIO, into=out), n),
         ("packed", "(c) evio.i2e(batch, out='packed') -> .npy bytes", lambda: evio.i2e(batch, RATIO, out="packed"), n),
-        ("single", "(d) evio.i2e(image), one image per call", lambda: [evio.i2e(im, RATIO) for im in batch], n),
+        ("single", "(d) evio.i2e(image), one image per call, results kept", lambda: [evio.i2e(im, RATIO) for im in batch], n),
+        ("ref_stream", f"(f) reference, one per call, results dropped [{n_ref} images]",
+         lambda: stream(lambda im: i2e_np(im, RATIO), ref_imgs), n_ref),
+        ("stream", "(f) evio.i2e(image), one per call, results dropped", lambda: stream(lambda im: evio.i2e(im, RATIO), batch), n),
+        ("stream_packed", "(f) evio.i2e(image, out='packed'), results dropped",
+         lambda: stream(lambda im: evio.i2e(im, RATIO, out="packed"), batch), n),
+        ("stream_floor", "(f) floor: np.ones([8, 2, S, S], bool) per image, dropped",
+         lambda: stream(lambda im: np.ones((8, 2, size, size), bool), batch), n),
         ("floor", "(e) floor: np.ones([N, 8, 2, S, S], bool), new array", lambda: np.ones(out.shape, bool), n),
         ("fill", "(e) floor: out.fill(1), preallocated", lambda: out.fill(1), n),
     ]
@@ -202,7 +219,12 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
     r_into = res["ref"] / res["into"]
     print(f"    reference / evio dense, into=     {r_into:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
           f"{verdict(r_into >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_into:.2f}x')}")
-    print(f"    reference / evio one per call     {res['ref'] / res['single']:6.1f}x")
+    print(f"    reference / evio one per call     {res['ref'] / res['single']:6.1f}x   (both keep every result)")
+    for key, label in (("stream", "dense"), ("stream_packed", "packed")):
+        r = res["ref_stream"] / res[key]
+        print(f"    streamed: reference / evio {label:7s}{r:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
+              f"{verdict(r >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r:.2f}x')}")
+    print(f"    streamed: evio dense / floor      {res['stream'] / res['stream_floor']:6.2f}x")
     print(f"    evio dense / floor (new array)    {f_dense:6.2f}x   target <= {TARGET_FLOOR_RATIO:.0f}x: "
           f"{verdict(f_dense <= TARGET_FLOOR_RATIO, f'over by {f_dense / TARGET_FLOOR_RATIO:.2f}x')}")
     print(f"    evio dense / fill (preallocated)  {res['dense'] / res['fill']:6.2f}x")
@@ -282,6 +304,11 @@ def main(argv=None) -> int:
         print(f"  {f'{s}x{s}':>7s} {r['ref']:10.1f} {r['dense']:8.1f} {r['into']:8.1f} {r['packed']:8.1f} "
               f"{r['single']:8.1f} {r['floor']:8.1f} {r['ref'] / r['dense']:8.1f}x {r['ref'] / r['into']:8.1f}x "
               f"{r['ref'] / r['packed']:9.1f}x {r['dense'] / r['floor']:10.2f}x")
+    print("  streamed (one per call, results dropped):")
+    print(f"  {'size':>7s} {'reference':>10s} {'dense':>8s} {'packed':>8s} {'floor':>8s} {'ref/dense':>9s} {'ref/packed':>10s}")
+    for s, r in summary:
+        print(f"  {f'{s}x{s}':>7s} {r['ref_stream']:10.1f} {r['stream']:8.1f} {r['stream_packed']:8.1f} "
+              f"{r['stream_floor']:8.1f} {r['ref_stream'] / r['stream']:8.1f}x {r['ref_stream'] / r['stream_packed']:9.1f}x")
     print(f"  targets: reference/evio >= {TARGET_REF_RATIO:.0f}x, dense/floor <= {TARGET_FLOOR_RATIO:.0f}x")
     print(f"results: {'every checked output equals the reference' if all_ok else 'SOME OUTPUTS WRONG'}; "
           f"load avg {loadavg()}")

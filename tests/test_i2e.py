@@ -165,6 +165,28 @@ def test_batch_matches_per_image_and_time_first():
     assert evio.i2e(batch[:0], 0.09).shape == (0, 8, 2, 20, 17)
 
 
+def test_reused_scratch_across_sizes_and_threads():
+    """The per-thread scratch planes and pack buffers, reused between calls, never leak one image into another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in
+              [(9, 13), (16, 16), (9, 13), (5, 7), (16, 16), (2, 2), (33, 8)] * 3]
+    want = [reference(im, 0.1) for im in images]
+    for im, w in zip(images, want):
+        np.testing.assert_array_equal(evio.i2e(im, 0.1), w)
+        assert evio.i2e(im, 0.1, out="packed") == evio.packbits.dumps(w)
+
+    def job(k):
+        im = images[k % len(images)]
+        return k, evio.i2e(im, 0.1), evio.i2e(im, 0.1, out="packed")
+
+    with ThreadPoolExecutor(4) as pool:
+        for k, dense, packed in pool.map(job, range(4 * len(images))):
+            np.testing.assert_array_equal(dense, want[k % len(images)])
+            assert packed == evio.packbits.dumps(want[k % len(images)])
+
+
 # -- layouts, dtypes, errors ---------------------------------------------------------------------
 
 def test_layouts_agree():

@@ -8,6 +8,7 @@ eval mode bit for bit (float32 throughout); see ``docs/i2e.md``.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -87,6 +88,17 @@ def _eval_table(groups: str) -> np.ndarray:
 
 
 def _order_groups(order) -> str:
+    if type(order) is str:
+        return _groups_of_letters(order)
+    return _checked_groups(order)
+
+
+@lru_cache(maxsize=64)
+def _groups_of_letters(order: str) -> str:
+    return _checked_groups(order)
+
+
+def _checked_groups(order) -> str:
     if isinstance(order, str):
         groups = order.lower()
     else:
@@ -100,6 +112,17 @@ def _order_groups(order) -> str:
 
 
 def _ratio32(ratio) -> np.float32:
+    if type(ratio) is float or type(ratio) is int:
+        return _ratio32_of_number(ratio)
+    return _ratio32_checked(ratio)
+
+
+@lru_cache(maxsize=256)
+def _ratio32_of_number(ratio) -> np.float32:
+    return _ratio32_checked(ratio)
+
+
+def _ratio32_checked(ratio) -> np.float32:
     try:
         r = np.float32(ratio)
     except (TypeError, ValueError):
@@ -134,9 +157,12 @@ def _layout_of(shape: tuple, layout: str) -> str:
                       f"pass layout= one of {LAYOUTS[1:]}")
 
 
+_TO_NHWC = {"HWC": None, "CHW": (1, 2, 0), "HW": None, "NHWC": None, "NCHW": (0, 2, 3, 1), "NHW": None}
+
+
 def _to_nhwc(arr, layout: str):
     """(``[N, H, W, C]`` view, batched) for a NumPy array or torch tensor in ``layout``."""
-    perm = {"HWC": None, "CHW": (1, 2, 0), "HW": None, "NHWC": None, "NCHW": (0, 2, 3, 1), "NHW": None}[layout]
+    perm = _TO_NHWC[layout]
     if perm is not None:
         arr = arr.permute(*perm) if hasattr(arr, "permute") else arr.transpose(perm)
     if layout in ("HW", "NHW"):
@@ -231,20 +257,52 @@ def _destination(into, shape: tuple):
     return into, target.view(np.uint8)
 
 
+_scratch = threading.local()
+
+
+def _planes(H: int, W: int):
+    """This thread's scratch planes ``q``, ``pm`` (uint8) and ``vp`` (float32) ``[H+2, W+2]``, kept per size
+    (calls one image at a time then allocate nothing but their output)."""
+    cache = getattr(_scratch, "planes", None)
+    if cache is None:
+        cache = _scratch.planes = {}
+    planes = cache.get((H, W))
+    if planes is None:
+        if len(cache) >= 8:
+            cache.clear()
+        shape = (H + 2, W + 2)
+        planes = cache[(H, W)] = (np.empty(shape, np.uint8), np.empty(shape, np.uint8), np.empty(shape, np.float32))
+    return planes
+
+
+def _pack_scratch(n: int):
+    """This thread's zeroed uint8 scratch of ``n`` bytes (a multiple of 8) and its uint64 view."""
+    cache = getattr(_scratch, "pack", None)
+    if cache is None or cache[0].shape[0] != n:
+        buf = np.zeros(n, np.uint8)
+        cache = _scratch.pack = (buf, buf.view(np.uint64))
+    return cache
+
+
+@lru_cache(maxsize=64)
+def _cell_header(payload_bytes: int) -> np.ndarray:
+    header = np.frombuffer(packbits._npy_header(payload_bytes), np.uint8)
+    header.flags.writeable = False
+    return header
+
+
 def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool, into=None):
     N, H, W, _ = nhwc.shape
     T = len(table)
-    vp = np.empty((H + 2, W + 2), np.float32)
-    q, pm = np.empty((H + 2, W + 2), np.uint8), np.empty((H + 2, W + 2), np.uint8)
+    q, pm, vp = _planes(H, W)
     u8 = nhwc.dtype == np.uint8
     if out == "packed":
         n = T * 2 * H * W
         nbody = (n + 7) // 8
         steps = 1 if (H * W) % 4 == 0 and u8 else T
         m = steps * 2 * H * W
-        scratch = np.zeros(-(-m // 8) * 8, np.uint8)
-        scratch64 = scratch.view(np.uint64)
-        header = np.frombuffer(packbits._npy_header(packbits.HEADER_BYTES + nbody), np.uint8)
+        scratch, scratch64 = _pack_scratch(-(-m // 8) * 8)
+        header = _cell_header(packbits.HEADER_BYTES + nbody)
         lead = len(header) + packbits.HEADER_BYTES
         rows = max(1, min(N, PACKED_CHUNK_BYTES // (lead + nbody)))
         raw = np.empty((rows, lead + nbody), np.uint8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,6 +18,14 @@ FIELDS = ("t", "x", "y", "p")
 FIELD_ALIASES = {"t": ("t", "timestamp", "ts"), "x": ("x",), "y": ("y",), "p": ("p", "polarity", "on", "pol")}
 _COORD_MAX = np.iinfo(np.uint16).max
 _T_MAX = np.iinfo(np.int64).max
+
+
+def record_bytes(ev: np.ndarray) -> np.ndarray:
+    """The bytes of a contiguous ``EVENT_DTYPE`` array on a little-endian machine (the layout the
+    byte-level kernel paths read and write), else an empty uint8 array (they then use the fields)."""
+    if ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or sys.byteorder != "little":
+        return np.empty(0, dtype=np.uint8)
+    return ev.view(np.uint8)
 
 
 def empty_events(n: int = 0) -> np.ndarray:

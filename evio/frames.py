@@ -9,14 +9,13 @@ float64) or ``"tonic"`` (``ToFrame``, int16). ``docs/frames.md`` maps every call
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import FormatError, LossWarning
-from .events import EVENT_DTYPE, as_events
+from .events import EVENT_DTYPE, as_events, record_bytes
 from .kernels import frames as kernels
 
 BY = ("count", "time", "duration")
@@ -328,13 +327,6 @@ def _zeros(grid, n_frames):
     return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=_count_dtype(grid))
 
 
-def _raw(ev) -> np.ndarray:
-    """The bytes of a contiguous little-endian ``EVENT_DTYPE`` array (the kernels' fast path), else empty."""
-    if ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or sys.byteorder != "little":
-        return np.empty(0, dtype=np.uint8)
-    return ev.view(np.uint8)
-
-
 def _search(grid, values):
     out = np.empty(len(values), dtype=np.int64)
     kernels.search_left(grid.events, np.ascontiguousarray(values, dtype=np.int64), out)
@@ -354,7 +346,7 @@ def _count(grid, starts, ends, what=None, check_order=False):
     low = np.zeros(shape, dtype=np.uint8)
     spill = np.zeros(shape, dtype=_count_dtype(grid))
     check = what is not None or check_order
-    bad, maybe_unsorted = kernels.count_ranges(ev, _raw(ev), starts, ends, grid.W, grid.H, grid.on_channel,
+    bad, maybe_unsorted = kernels.count_ranges(ev, record_bytes(ev), starts, ends, grid.W, grid.H, grid.on_channel,
                                                grid.off_channel, grid.P, low.reshape(-1), spill.reshape(-1),
                                                True if check else None)
     if bad >= 0:

@@ -74,3 +74,51 @@ def test_parse_errors_point_at_the_byte():
         assert (rows, err, pos) == (0, code, at), line
     rows, used, err, _ = text.parse_rows(np.frombuffer(b"-9223372036854775808,0,0,0\r\n\n", np.uint8), out)
     assert (rows, err, out[0, 0]) == (1, text.PARSE_OK, np.iinfo(np.int64).min)
+
+
+# -- AEDAT 2.0: the vector fast path against the exact per-word loop ------------------------------
+
+def _aedat2_words(rng, n, chip, mix):
+    """``n`` big-endian 8-byte words: polarity events, plus (``mix``) specials, addresses outside a
+    96 x 100 sensor, and timestamps that wrap or jump back."""
+    from evio.kernels import aer
+
+    if chip == aer.CHIP_DVS128:
+        addr = (rng.integers(0, 128, n) << 1) | (rng.integers(0, 128, n) << 8) | rng.integers(0, 2, n)
+        special = np.uint64(0x8000)
+    else:
+        addr = (rng.integers(0, 346, n) << 12) | (rng.integers(0, 260, n) << 22) | (rng.integers(0, 2, n) << 11)
+        special = np.uint64(0x80000000)
+    ts = np.cumsum(rng.integers(0, 3000, n)) + int(rng.integers(0, 2 ** 32))
+    addr = addr.astype(np.uint64)
+    if mix:
+        hit = rng.random(n) < 0.002
+        addr[hit] |= special if rng.random() < 0.5 else np.uint64(0x400)
+        back = rng.random(n) < 0.001
+        ts[back] -= rng.integers(1, 2 ** 33, int(back.sum()))
+    words = (addr << np.uint64(32)) | (ts.astype(np.uint64) & np.uint64(0xFFFFFFFF))
+    return words.astype(">u8").view(np.uint8)
+
+
+@given(st.integers(0, 9000), st.sampled_from([0, 1]), st.sampled_from([0, 1, 2]), st.booleans(),
+       st.booleans(), st.integers(0, 2 ** 32 - 1), st.sampled_from([(128, 128), (96, 100), (346, 260)]),
+       st.integers(0, 3))
+def test_aedat2_fast_path_equals_exact_loop(n, chip, orient, unwrap, mix, seed, size, start):
+    from evio.events import EVENT_DTYPE
+    from evio.kernels import aer
+
+    width, height = size
+    buf = _aedat2_words(np.random.default_rng(seed), n, chip, mix)
+
+    def decode(fast):
+        out = np.zeros(n + start, EVENT_DTYPE)
+        stats, tstate = np.zeros(4, np.int64), np.array([7, 5 << 32], np.int64)
+        raw = out.view(np.uint8) if fast else np.empty(0, np.uint8)
+        k = aer.aedat2_decode(buf, 8, chip, orient, width, height, unwrap, out["t"][start:], out["x"][start:],
+                              out["y"][start:], out["p"][start:], stats, tstate, raw, start)
+        return out[start:start + k], stats, tstate
+
+    fast, fast_stats, fast_state = decode(True)
+    exact, exact_stats, exact_state = decode(False)
+    assert np.array_equal(fast, exact)
+    assert np.array_equal(fast_stats, exact_stats) and np.array_equal(fast_state, exact_state)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import api
 from ..errors import FormatError
-from ..events import EVENT_DTYPE, empty_events
+from ..events import EVENT_DTYPE, empty_events, record_bytes
 from ..formats.aedat2 import read_header
 from ..kernels import aer
 from . import _neuromorphic as nm
@@ -58,7 +58,7 @@ def _decode_aedat2(data: bytes, orientation: str, where) -> np.ndarray:
     out = empty_events(len(body) // 8)
     orient = aer.ORIENT_CAER if orientation == "top-left" else aer.ORIENT_SJ_CIFAR10DVS
     k = aer.aedat2_decode(body, 8, aer.CHIP_DVS128, orient, 128, 128, True, out["t"], out["x"], out["y"],
-                          out["p"], np.zeros(4, np.int64), np.zeros(2, np.int64))
+                          out["p"], np.zeros(4, np.int64), np.zeros(2, np.int64), record_bytes(out), 0)
     return out[:k]
 
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ..errors import FormatError
-from ..events import EVENT_DTYPE, empty_events
+from ..events import EVENT_DTYPE, empty_events, record_bytes
 from ..kernels import aer
 from ..registry import FormatSpec
 from .base import EventReader, EventWriter
@@ -203,7 +203,7 @@ class Aedat2Reader(EventReader):
             out = empty_events(n)
             k = aer.aedat2_decode(buf, self._event_bytes, self._layout, ORIENTATIONS[self.orientation],
                                   self._w, self._h, self.unwrap, out["t"], out["x"], out["y"], out["p"],
-                                  self.stats, tstate)
+                                  self.stats, tstate, record_bytes(out), 0)
             self.meta.update(skipped=self.skipped)
             yield out[:k]
         self._check_trailing()
@@ -229,7 +229,8 @@ class Aedat2Reader(EventReader):
                 raise FormatError("file shrank while reading", self.path)
             done += n
             k += aer.aedat2_decode(buf, eb, self._layout, orient, self._w, self._h, self.unwrap,
-                                   out["t"][k:], out["x"][k:], out["y"][k:], out["p"][k:], self.stats, tstate)
+                                   out["t"][k:], out["x"][k:], out["y"][k:], out["p"][k:], self.stats, tstate,
+                                   record_bytes(out), k)
             self.meta.update(skipped=self.skipped)
         self._check_trailing()
         if k != len(out):

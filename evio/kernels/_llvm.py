@@ -1,9 +1,13 @@
-"""LLVM-level helpers for Numba kernels: a prefetch hint, an unaligned 64-bit load and a vector
-decode of the timestamps of 8 packed ``EVENT_DTYPE`` records.
+"""LLVM-level helpers for Numba kernels: a prefetch hint, unaligned 64-bit loads (little- and
+big-endian), a vector decode of the timestamps of 8 packed ``EVENT_DTYPE`` records and a vector
+AEDAT 2.0 decoder of 8 words into 8 records.
 
-All three are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers them to
+All are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers them to
 whatever the host CPU has (one ``vpermt2b`` per shuffle with AVX-512 VBMI, byte shuffles with
 SSE/AVX2, plain loads elsewhere). Byte offsets are not bounds-checked: callers validate them.
+
+Numba's on-disk cache keys a kernel on its own source file only: after editing this module, delete
+``evio/kernels/__pycache__/*.nb[ic]`` or the kernels that use it keep their old code.
 """
 
 from __future__ import annotations
@@ -77,3 +81,110 @@ def t_decreases8(typingctx, array, byte_offset, prev_t):
 
     return sig, codegen
 
+
+
+@intrinsic
+def load_u64_be(typingctx, array, byte_offset):
+    """The 8 bytes of ``array`` at ``byte_offset`` as a big-endian uint64 (any alignment)."""
+    sig = types.uint64(array, byte_offset)
+
+    def codegen(context, builder, signature, args):
+        address = _byte_address(context, builder, signature.args[0], args[0], args[1])
+        word = builder.load(builder.bitcast(address, I64.as_pointer()), align=1)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I64, [I64]), "llvm.bswap.i64")
+        return builder.call(fn, [word])
+
+    return sig, codegen
+
+
+
+def _splat(builder, value, lanes):
+    vec_type = ir.VectorType(value.type, lanes)
+    one = builder.insert_element(ir.Constant(vec_type, ir.Undefined), value, ir.Constant(I32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vec_type, ir.Undefined),
+                                  ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+
+
+def _any(builder, mask):
+    return builder.icmp_unsigned("!=", builder.bitcast(mask, ir.IntType(mask.type.count)),
+                                 ir.Constant(ir.IntType(mask.type.count), 0))
+
+
+def aedat2_block8(address_layout, orientation):
+    """An intrinsic ``(buf, byte_offset, raw, raw_offset, width, height, prev_ts, t_offset) -> (flags, ts7)``
+    decoding the 8 big-endian AEDAT 2.0 words (address, timestamp) at ``buf[byte_offset:]`` into 8
+    ``EVENT_DTYPE`` records stored at ``raw[raw_offset:]`` (104 bytes), for one fixed address
+    layout (``"dvs128"`` or ``"davis"``) and orientation (``"caer"``, ``"jaer"`` or ``"sj"``, as
+    ``aer.ORIENT_*``). ``t = signed 32-bit timestamp + t_offset``. ``flags``: bit 0 where a word is
+    not a polarity event inside ``width x height`` (its record is then meaningless), bit 1 where a
+    timestamp drops by more than 2**31 from the one before (``prev_ts`` for the first): the caller
+    must then decode the words again exactly. ``ts7``: the last word's signed timestamp.
+    """
+    if address_layout == "dvs128":
+        skip_mask, x_shift, x_mask, y_shift, y_mask = 0x8000, 1, 0x7F, 8, 0x7F
+    elif address_layout == "davis":
+        skip_mask, x_shift, x_mask, y_shift, y_mask = 0x80000400, 12, 0x3FF, 22, 0x1FF
+    else:
+        raise ValueError(address_layout)
+    if orientation not in ("caer", "jaer", "sj"):
+        raise ValueError(orientation)
+
+    @intrinsic
+    def block8(typingctx, buf, byte_offset, raw, raw_offset, width, height, prev_ts, t_offset):
+        ret = types.UniTuple(types.int64, 2)
+        sig = ret(buf, byte_offset, raw, raw_offset, width, height, prev_ts, t_offset)
+
+        def codegen(context, builder, signature, args):
+            v64 = ir.VectorType(I64, 8)
+
+            def const(value):
+                return ir.Constant(v64, [value] * 8)
+
+            src = _byte_address(context, builder, signature.args[0], args[0], args[1])
+            words = builder.load(builder.bitcast(src, v64.as_pointer()), align=1)
+            bswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v64, [v64]), "llvm.bswap.v8i64")
+            words = builder.call(bswap, [words])
+            address = builder.lshr(words, const(32))
+            ts = builder.sext(builder.trunc(words, ir.VectorType(I32, 8)), v64)
+            first = builder.insert_element(ir.Constant(v64, ir.Undefined), args[6], ir.Constant(I32, 0))
+            before = builder.shuffle_vector(first, ts, ir.Constant(ir.VectorType(I32, 8), [0, 8, 9, 10, 11, 12, 13, 14]))
+            wraps = _any(builder, builder.icmp_signed(">", builder.sub(before, ts), const(1 << 31)))
+            xr = builder.and_(builder.lshr(address, const(x_shift)), const(x_mask))
+            yr = builder.and_(builder.lshr(address, const(y_shift)), const(y_mask))
+            width_v, height_v = _splat(builder, args[4], 8), _splat(builder, args[5], 8)
+            bad = builder.or_(builder.icmp_unsigned("!=", builder.and_(address, const(skip_mask)), const(0)),
+                              builder.or_(builder.icmp_unsigned(">=", xr, width_v),
+                                          builder.icmp_unsigned(">=", yr, height_v)))
+            if address_layout == "dvs128":
+                on = builder.xor(builder.and_(address, const(1)), const(1))
+            else:
+                on = builder.and_(builder.lshr(address, const(11)), const(1))
+            last_x = builder.sub(width_v, const(1))
+            last_y = builder.sub(height_v, const(1))
+            if orientation == "caer":
+                x, y = builder.sub(last_x, xr), builder.sub(last_y, yr)
+            elif orientation == "jaer":
+                x, y = builder.sub(last_x, xr), yr
+            else:
+                x, y = builder.sub(last_x, yr), builder.sub(last_y, xr)
+            xyp = builder.or_(builder.and_(x, const(0xFFFF)),
+                              builder.or_(builder.shl(builder.and_(y, const(0xFFFF)), const(16)),
+                                          builder.shl(on, const(32))))
+            t = builder.add(ts, _splat(builder, args[7], 8))
+            b64 = ir.VectorType(I8, 64)
+            picks = [j * 8 + b for j in range(8) for b in range(8)]
+            records = builder.shuffle_vector(
+                builder.bitcast(t, b64), builder.bitcast(xyp, b64),
+                ir.Constant(ir.VectorType(I32, 8 * RECORD),
+                            [v for j in range(8) for v in picks[8 * j:8 * j + 8] + [64 + 8 * j + b for b in range(5)]]))
+            dst = _byte_address(context, builder, signature.args[2], args[2], args[3])
+            builder.store(records, builder.bitcast(dst, ir.VectorType(I8, 8 * RECORD).as_pointer()), align=1)
+            flags = builder.or_(builder.zext(_any(builder, bad), I64),
+                                builder.shl(builder.zext(wraps, I64), ir.Constant(I64, 1)))
+            result = context.get_constant_undef(ret)
+            result = builder.insert_value(result, flags, 0)
+            return builder.insert_value(result, builder.extract_element(ts, ir.Constant(I32, 7)), 1)
+
+        return sig, codegen
+
+    return block8

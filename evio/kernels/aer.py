@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._llvm import RECORD, aedat2_block8
+
 # --- AEDAT 1.0 / 2.0 ---------------------------------------------------------------------------
 
 CHIP_DVS128 = 0
@@ -28,11 +30,13 @@ STAT_OUT_OF_RANGE = 3
 
 @numba.njit(cache=True, nogil=True)
 def aedat2_decode(buf, event_bytes, chip, orient, width, height, unwrap,
-                  out_t, out_x, out_y, out_p, stats, tstate):
+                  out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start):
     """Decode whole big-endian events of ``event_bytes`` (6: AEDAT 1.0, 8: 2.0) from ``buf``.
 
     ``tstate`` holds ``[previous raw timestamp, wrap offset]`` across calls. Returns the number
-    of events written; skipped words are counted in ``stats``.
+    of events written; skipped words are counted in ``stats``. ``raw``: the bytes of the contiguous
+    ``EVENT_DTYPE`` array whose record ``raw_start`` is ``out_t[0]`` (the fast path writes whole
+    records there), or an empty array for other outputs.
 
     The common layouts call the loop with constant event size / chip / orientation, so the
     compiler specialises each (about twice as fast as one loop testing them per event).
@@ -40,17 +44,87 @@ def aedat2_decode(buf, event_bytes, chip, orient, width, height, unwrap,
     if event_bytes == 8:
         if chip == CHIP_DVS128:
             if orient == ORIENT_CAER:
-                return _aedat2_loop(buf, 8, CHIP_DVS128, ORIENT_CAER, width, height, unwrap,
-                                    out_t, out_x, out_y, out_p, stats, tstate)
-            return _aedat2_loop(buf, 8, CHIP_DVS128, orient, width, height, unwrap,
-                                out_t, out_x, out_y, out_p, stats, tstate)
+                return _aedat2_blocks(buf, CHIP_DVS128, ORIENT_CAER, width, height, unwrap,
+                                      out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start)
+            if orient == ORIENT_SJ_CIFAR10DVS:
+                return _aedat2_blocks(buf, CHIP_DVS128, ORIENT_SJ_CIFAR10DVS, width, height, unwrap,
+                                      out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start)
+            return _aedat2_blocks(buf, CHIP_DVS128, orient, width, height, unwrap,
+                                  out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start)
         if orient == ORIENT_CAER:
-            return _aedat2_loop(buf, 8, CHIP_DAVIS, ORIENT_CAER, width, height, unwrap,
-                                out_t, out_x, out_y, out_p, stats, tstate)
-        return _aedat2_loop(buf, 8, chip, orient, width, height, unwrap,
-                            out_t, out_x, out_y, out_p, stats, tstate)
+            return _aedat2_blocks(buf, CHIP_DAVIS, ORIENT_CAER, width, height, unwrap,
+                                  out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start)
+        return _aedat2_blocks(buf, chip, orient, width, height, unwrap,
+                              out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start)
     return _aedat2_loop(buf, event_bytes, chip, orient, width, height, unwrap,
                         out_t, out_x, out_y, out_p, stats, tstate)
+
+
+#: Words per block of the AEDAT 2.0 fast path; a block holding any word it cannot take is redone exactly.
+FAST_BLOCK = 4096
+
+_block8_dvs128_caer = aedat2_block8("dvs128", "caer")
+_block8_dvs128_jaer = aedat2_block8("dvs128", "jaer")
+_block8_dvs128_sj = aedat2_block8("dvs128", "sj")
+_block8_davis_caer = aedat2_block8("davis", "caer")
+_block8_davis_jaer = aedat2_block8("davis", "jaer")
+_block8_davis_sj = aedat2_block8("davis", "sj")
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _aedat2_blocks(buf, chip, orient, width, height, unwrap, out_t, out_x, out_y, out_p, stats, tstate,
+                   raw, raw_start):
+    """8-byte words in blocks of ``FAST_BLOCK``: the vector ``_aedat2_fast`` where a block holds only
+    polarity events inside the sensor and no timestamp wrap, else (and for the last < 8 words, or
+    without ``raw``) the exact ``_aedat2_loop``."""
+    n = buf.shape[0] // 8
+    k = 0
+    lo = 0
+    while lo < n:
+        m = (min(lo + FAST_BLOCK, n) - lo) // 8 * 8 if raw.shape[0] else 0
+        if m and _aedat2_fast(buf, lo, lo + m, raw, raw_start + k, chip, orient, width, height, unwrap, tstate):
+            k += m
+            lo += m
+            continue
+        hi = lo + m if m else n
+        k += _aedat2_loop(buf[lo * 8:hi * 8], 8, chip, orient, width, height, unwrap,
+                          out_t[k:], out_x[k:], out_y[k:], out_p[k:], stats, tstate)
+        lo = hi
+    return k
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _aedat2_fast(buf, lo, hi, raw, r0, chip, orient, width, height, unwrap, tstate):
+    """Words ``lo <= i < hi`` (a multiple of 8 of them) to ``EVENT_DTYPE`` records ``r0 + i - lo`` of
+    ``raw`` (bytes), 8 at a time, assuming each is a polarity event inside the sensor and (with
+    ``unwrap``) that no timestamp wraps. Returns False, with ``tstate`` untouched, where that does
+    not hold (the caller then redoes the words; the records written are stale)."""
+    prev = tstate[0]
+    offset = tstate[1]
+    flags = np.int64(0)
+    for g in range((hi - lo) // 8):
+        src = (lo + 8 * g) * 8
+        dst = (r0 + 8 * g) * RECORD
+        if chip == CHIP_DVS128:
+            if orient == ORIENT_CAER:
+                f, prev = _block8_dvs128_caer(buf, src, raw, dst, width, height, prev, offset)
+            elif orient == ORIENT_JAER:
+                f, prev = _block8_dvs128_jaer(buf, src, raw, dst, width, height, prev, offset)
+            else:
+                f, prev = _block8_dvs128_sj(buf, src, raw, dst, width, height, prev, offset)
+        else:
+            if orient == ORIENT_CAER:
+                f, prev = _block8_davis_caer(buf, src, raw, dst, width, height, prev, offset)
+            elif orient == ORIENT_JAER:
+                f, prev = _block8_davis_jaer(buf, src, raw, dst, width, height, prev, offset)
+            else:
+                f, prev = _block8_davis_sj(buf, src, raw, dst, width, height, prev, offset)
+        flags |= f
+    if (flags & 1) or (unwrap and (flags & 2)):
+        return False
+    if unwrap:
+        tstate[0] = prev
+    return True
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -1,6 +1,6 @@
-"""LLVM-level helpers for Numba kernels: a prefetch hint, unaligned 64-bit loads (little- and
-big-endian), a vector decode of the timestamps of 8 packed ``EVENT_DTYPE`` records and a vector
-AEDAT 2.0 decoder of 8 words into 8 records.
+"""LLVM-level helpers for Numba kernels: a prefetch hint, an unaligned 64-bit load, a vector
+decode of the timestamps of 8 packed ``EVENT_DTYPE`` records and a vector AEDAT 2.0 decoder of 8
+words into 8 records.
 
 All are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers them to
 whatever the host CPU has (one ``vpermt2b`` per shuffle with AVX-512 VBMI, byte shuffles with
@@ -78,21 +78,6 @@ def t_decreases8(typingctx, array, byte_offset, prev_t):
         result = context.get_constant_undef(ret)
         result = builder.insert_value(result, mask, 0)
         return builder.insert_value(result, builder.extract_element(t, ir.Constant(I32, 7)), 1)
-
-    return sig, codegen
-
-
-
-@intrinsic
-def load_u64_be(typingctx, array, byte_offset):
-    """The 8 bytes of ``array`` at ``byte_offset`` as a big-endian uint64 (any alignment)."""
-    sig = types.uint64(array, byte_offset)
-
-    def codegen(context, builder, signature, args):
-        address = _byte_address(context, builder, signature.args[0], args[0], args[1])
-        word = builder.load(builder.bitcast(address, I64.as_pointer()), align=1)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(I64, [I64]), "llvm.bswap.i64")
-        return builder.call(fn, [word])
 
     return sig, codegen
 

@@ -122,3 +122,22 @@ def test_aedat2_fast_path_equals_exact_loop(n, chip, orient, unwrap, mix, seed, 
     exact, exact_stats, exact_state = decode(False)
     assert np.array_equal(fast, exact)
     assert np.array_equal(fast_stats, exact_stats) and np.array_equal(fast_state, exact_state)
+
+
+def test_stale_caches_are_dropped_when_the_ir_helpers_change(tmp_path):
+    from evio.kernels import drop_stale_caches
+
+    (tmp_path / "_llvm.py").write_text("version = 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    (cache / "frames.count_ranges-1.py311.nbi").write_bytes(b"x")
+    (cache / "frames.count_ranges-1.py311.1.nbc").write_bytes(b"x")
+    (cache / "other.pyc").write_bytes(b"x")
+    assert drop_stale_caches(tmp_path)                     # no stamp yet: caches of unknown origin go
+    assert sorted(p.name for p in cache.iterdir()) == ["_llvm.sha256", "other.pyc"]
+    (cache / "aer.aedat2_decode-29.py311.nbi").write_bytes(b"x")
+    assert not drop_stale_caches(tmp_path)                 # unchanged helpers: caches kept
+    assert (cache / "aer.aedat2_decode-29.py311.nbi").exists()
+    (tmp_path / "_llvm.py").write_text("version = 2\n")
+    assert drop_stale_caches(tmp_path)
+    assert not (cache / "aer.aedat2_decode-29.py311.nbi").exists()

@@ -6,8 +6,8 @@ All are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers
 whatever the host CPU has (one ``vpermt2b`` per shuffle with AVX-512 VBMI, byte shuffles with
 SSE/AVX2, plain loads elsewhere). Byte offsets are not bounds-checked: callers validate them.
 
-Numba's on-disk cache keys a kernel on its own source file only: after editing this module, delete
-``evio/kernels/__pycache__/*.nb[ic]`` or the kernels that use it keep their old code.
+Numba's on-disk cache keys a kernel on its own source file only; ``evio.kernels.drop_stale_caches``
+(run when ``evio.kernels`` is imported) deletes the cached kernels whenever this module changes.
 """
 
 from __future__ import annotations

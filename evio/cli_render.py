@@ -16,8 +16,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--T", "T", type=click.IntRange(min=1), default=8, show_default=True,
               help="Frames (time steps) of an event recording.")
-@click.option("--by", type=click.Choice(["count", "time"]), default="count", show_default=True,
-              help="Equal event counts or equal time spans per frame.")
+@click.option("--by", type=click.Choice(["count", "time", "duration"]), default="count", show_default=True,
+              help="Equal event counts or equal time spans per frame (T of them), or frames of --duration µs.")
+@click.option("--duration", type=click.IntRange(min=1), metavar="US",
+              help="Frame length in µs for --by duration (the number of frames follows from the recording).")
 @click.option("--scale", type=click.IntRange(min=1, max=64), default=1, show_default=True,
               help="Each pixel becomes SCALE x SCALE pixels.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
@@ -30,7 +32,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
               help="I2E threshold ratio for an image SRC (default 0.07, or the preset's).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
-def render(src, out, T, by, scale, fps, grid, src_format, preset, ratio, force, quiet):
+def render(src, out, T, by, duration, scale, fps, grid, src_format, preset, ratio, force, quiet):
     """Write an animated GIF of SRC to OUT: ON events in amber, OFF in blue, both in white, on a dark
     background.
 
@@ -48,6 +50,8 @@ def render(src, out, T, by, scale, fps, grid, src_format, preset, ratio, force, 
         return
     if preset is not None or ratio is not None:
         raise click.UsageError("--preset and --ratio apply to an image SRC only")
+    if (by == "duration") != (duration is not None):
+        raise click.UsageError("--duration goes with --by duration, and --by duration needs --duration")
     with api.open(src, format=src_format) as reader:
         if getattr(reader, "kind", "events") == "samples":
             raise ValueError(f"{src} holds dense samples, not an event stream")
@@ -55,10 +59,11 @@ def render(src, out, T, by, scale, fps, grid, src_format, preset, ratio, force, 
         events = reader.read()
     if not len(events):
         raise ValueError(f"{src} holds no events")
-    render_gif(events, out, T=T, by=by, sensor_size=size, scale=scale, fps=fps, grid=grid)
+    render_gif(events, out, T=T, by=by, sensor_size=size, scale=scale, fps=fps, grid=grid, duration=duration)
     if not quiet:
         w, h = (size or [int(events["x"].max()) + 1, int(events["y"].max()) + 1])[:2]
-        click.echo(f"{src} -> {out}: {len(events):,} events in {T} frames of {w} x {h} pixels")
+        what = f"frames of {duration:,} µs" if by == "duration" else f"{T} frames"
+        click.echo(f"{src} -> {out}: {len(events):,} events in {what} of {w} x {h} pixels")
 
 
 def _render_i2e(src, out, preset, ratio, scale, fps, grid, quiet):

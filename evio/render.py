@@ -58,7 +58,11 @@ def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
     return image[rows][:, cols]
 
 
-def _as_frames(data, T, by, sensor_size, channels):
+#: Most GIF frames ``by="duration"`` may make (a typo in ``duration`` would otherwise write a huge file).
+MAX_DURATION_FRAMES = 2000
+
+
+def _as_frames(data, T, by, sensor_size, channels, duration=None):
     arr = np.asarray(data) if not isinstance(data, np.ndarray) else data
     if arr.dtype.names is None and not isinstance(data, dict):
         if arr.ndim == 3 and arr.shape[0] == 2:
@@ -74,11 +78,20 @@ def _as_frames(data, T, by, sensor_size, channels):
         if not len(events):
             raise ValueError("no events and no sensor_size: nothing to size the image by")
         sensor_size = (int(events["x"].max()) + 1, int(events["y"].max()) + 1)
+    if by == "duration":
+        if duration is None:
+            raise ValueError("by='duration' needs duration= (µs per frame)")
+        if len(events) and int(duration) > 0:
+            span = int(events["t"].max()) - int(events["t"].min())
+            if span // int(duration) + 1 > MAX_DURATION_FRAMES:
+                raise ValueError(f"duration={duration} µs cuts {span} µs of events into more than "
+                                 f"{MAX_DURATION_FRAMES} frames; use a longer duration or by='count'/'time'")
+        return to_frames(events, by="duration", duration=duration, sensor_size=tuple(sensor_size[:2])), "off_on"
     return to_frames(events, T=T, by=by, sensor_size=tuple(sensor_size[:2])), "off_on"
 
 
 def render_images(frames_or_events, *, T: int = 8, by: str = "count", sensor_size=None, scale: int = 1,
-                  grid: bool = False, original=None, channels: str = "off_on") -> list[np.ndarray]:
+                  grid: bool = False, original=None, channels: str = "off_on", duration=None) -> list[np.ndarray]:
     """The GIF frames as ``uint8 [h, w]`` palette indices (see :func:`palette`): one per time step,
     or one with every step side by side when ``grid``; ``original`` to the left of each."""
     if channels not in ("off_on", "on_off"):
@@ -86,7 +99,7 @@ def render_images(frames_or_events, *, T: int = 8, by: str = "count", sensor_siz
     scale = int(scale)
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
-    frames, channels = _as_frames(frames_or_events, T, by, sensor_size, channels)
+    frames, channels = _as_frames(frames_or_events, T, by, sensor_size, channels, duration)
     if len(frames) == 0:
         raise ValueError("no frames to render")
     H = frames.shape[2]
@@ -116,8 +129,9 @@ def render_images(frames_or_events, *, T: int = 8, by: str = "count", sensor_siz
 
 def render_gif(frames_or_events, path, *, T: int = 8, by: str = "count", sensor_size=None, scale: int = 1,
                fps: float = 4.0, grid: bool = False, original=None, channels: str = "off_on",
-               loop: int = 0) -> Path:
-    """Write an animated GIF of events (integrated into ``T`` frames ``by`` "count"/"time" through
+               loop: int = 0, duration=None) -> Path:
+    """Write an animated GIF of events (integrated into ``T`` frames ``by`` "count"/"time", or into
+    frames of ``duration`` µs ``by="duration"`` (at most ``MAX_DURATION_FRAMES``), through
     :func:`evio.frames`; ``sensor_size`` (W, H) pixels, default from the events) or of
     ``[T, 2, H, W]`` frames (``channels`` "off_on": channel 1 = ON; "on_off": channel 0 = ON).
 
@@ -129,7 +143,7 @@ def render_gif(frames_or_events, path, *, T: int = 8, by: str = "count", sensor_
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     images = render_images(frames_or_events, T=T, by=by, sensor_size=sensor_size, scale=scale, grid=grid,
-                           original=original, channels=channels)
+                           original=original, channels=channels, duration=duration)
     data = encode_gif(images, palette(), delay_cs=max(2, round(100 / fps)), loop=loop)
     dest = AtomicDestination(path)
     try:

@@ -146,3 +146,24 @@ def test_cli_render_image_errors(tmp_path):
                                "--ratio", "0.1"])
     assert res.exit_code != 0
     assert not list(tmp_path.iterdir())
+
+
+def test_render_by_duration(tmp_path):
+    pytest.importorskip("lz4")
+    ev = evio.read(FIXTURES / "tonic_sample.aedat4")
+    span = int(ev["t"].max()) - int(ev["t"].min())
+    want = evio.frames(ev, by="duration", duration=span // 5, sensor_size=(346, 260))
+    out = tmp_path / "d.gif"
+    res = CliRunner().invoke(main, ["render", str(FIXTURES / "tonic_sample.aedat4"), str(out), "--by", "duration",
+                                    "--duration", str(span // 5)])
+    assert res.exit_code == 0, res.output
+    assert "frames of" in res.output and decode(out).shape[0] == len(want)
+    with pytest.raises(ValueError, match="more than 2000 frames"):
+        render_gif(ev, tmp_path / "x.gif", by="duration", duration=1, sensor_size=(346, 260))
+    with pytest.raises(ValueError, match="needs duration"):
+        render_gif(ev, tmp_path / "x.gif", by="duration", sensor_size=(346, 260))
+    for args in (["--by", "duration"], ["--duration", "1000"]):
+        res = CliRunner().invoke(main, ["render", str(FIXTURES / "tonic_sample.aedat4"), str(tmp_path / "y.gif"),
+                                        *args])
+        assert res.exit_code != 0 and "--duration" in res.output
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "y.gif").exists()

@@ -141,3 +141,34 @@ def test_stale_caches_are_dropped_when_the_ir_helpers_change(tmp_path):
     (tmp_path / "_llvm.py").write_text("version = 2\n")
     assert drop_stale_caches(tmp_path)
     assert not (cache / "aer.aedat2_decode-29.py311.nbi").exists()
+
+
+# -- EVT 2.0: the 8-word vector path against the word-by-word loop --------------------------------
+
+@given(st.integers(0, 3000), st.floats(0, 0.5), st.integers(0, 2 ** 32 - 1), st.integers(1, 4000), st.integers(0, 5))
+def test_evt2_vector_path_equals_word_loop(n, other, seed, cap, start):
+    from evio.events import EVENT_DTYPE
+    from evio.kernels import prophesee as K
+
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 2, n).astype(np.uint32)
+    special = rng.random(n) < other
+    kind[special] = rng.choice(np.array([8, 10, 14, 2], np.uint32), int(special.sum()))
+    body = (rng.integers(0, 64, n).astype(np.uint32) << 22) | (rng.integers(0, 2048, n).astype(np.uint32) << 11) \
+        | rng.integers(0, 2048, n).astype(np.uint32)
+    high = rng.integers(0, 1 << 28, n).astype(np.uint32)                  # TIME_HIGH values jump (and wrap)
+    words = np.where(kind == 8, (np.uint32(8) << 28) | high, (kind << 28) | body).astype("<u4")
+
+    def decode(fast):
+        out = np.zeros(start + cap, EVENT_DTYPE)
+        tt, tid, tval = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.uint8), np.zeros(n + 1, np.bool_)
+        state = np.array([5, 3 << 34, 1], np.int64)
+        raw = out.view(np.uint8) if fast else np.empty(0, np.uint8)
+        used, ne, nt = K.decode_evt2_into(words, out["t"][start:], out["x"][start:], out["y"][start:],
+                                          out["p"][start:], tt, tid, tval, state, raw, start)
+        return used, out[start:start + ne], tt[:nt], tid[:nt], tval[:nt], state
+
+    fast, exact = decode(True), decode(False)
+    assert fast[0] == exact[0]
+    for a, b in zip(fast[1:], exact[1:]):
+        assert np.array_equal(a, b)

@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from ..errors import FormatError
-from ..events import EVENT_DTYPE
+from ..events import EVENT_DTYPE, record_bytes
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
 from .base import EventReader, EventWriter, HeaderAfterBody
@@ -432,8 +432,12 @@ class RawReader(EventReader):
                     want = min(max(want, cap + cap // 4), fill + rest * per + per)
                     out = grow_events(out, fill, want)
                     cap = want
-                used, ne, nt = kernel(words[pos:], out["t"][fill:], out["x"][fill:], out["y"][fill:],
-                                      out["p"][fill:], tt, tid, tval, state)
+                if enc == "evt2":
+                    used, ne, nt = K.decode_evt2_into(words[pos:], out["t"][fill:], out["x"][fill:], out["y"][fill:],
+                                                      out["p"][fill:], tt, tid, tval, state, record_bytes(out), fill)
+                else:
+                    used, ne, nt = kernel(words[pos:], out["t"][fill:], out["x"][fill:], out["y"][fill:],
+                                          out["p"][fill:], tt, tid, tval, state)
                 if used == 0 and ne == 0 and nt == 0:  # pragma: no cover - capacity always fits one word
                     raise RuntimeError("decoder made no progress")
                 pos += used

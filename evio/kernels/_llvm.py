@@ -1,6 +1,6 @@
 """LLVM-level helpers for Numba kernels: a prefetch hint, an unaligned 64-bit load, a vector
-decode of the timestamps of 8 packed ``EVENT_DTYPE`` records and a vector AEDAT 2.0 decoder of 8
-words into 8 records.
+decode of the timestamps of 8 packed ``EVENT_DTYPE`` records, and vector AEDAT 2.0 and EVT 2.0
+decoders of 8 words into 8 records.
 
 All are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers them to
 whatever the host CPU has (one ``vpermt2b`` per shuffle with AVX-512 VBMI, byte shuffles with
@@ -95,6 +95,16 @@ def _any(builder, mask):
                                  ir.Constant(ir.IntType(mask.type.count), 0))
 
 
+def _store_records8(builder, t, xyp, dst):
+    """Store 8 ``EVENT_DTYPE`` records (104 bytes at ``dst``) from ``<8 x i64>`` ``t`` and ``xyp``
+    (``x | y << 16 | p << 32``) with one byte shuffle."""
+    b64 = ir.VectorType(I8, 64)
+    picks = [v for j in range(8) for v in [8 * j + b for b in range(8)] + [64 + 8 * j + b for b in range(5)]]
+    records = builder.shuffle_vector(builder.bitcast(t, b64), builder.bitcast(xyp, b64),
+                                     ir.Constant(ir.VectorType(I32, 8 * RECORD), picks))
+    builder.store(records, builder.bitcast(dst, ir.VectorType(I8, 8 * RECORD).as_pointer()), align=1)
+
+
 def aedat2_block8(address_layout, orientation):
     """An intrinsic ``(buf, byte_offset, raw, raw_offset, width, height, prev_ts, t_offset) -> (flags, ts7)``
     decoding the 8 big-endian AEDAT 2.0 words (address, timestamp) at ``buf[byte_offset:]`` into 8
@@ -156,14 +166,7 @@ def aedat2_block8(address_layout, orientation):
                               builder.or_(builder.shl(builder.and_(y, const(0xFFFF)), const(16)),
                                           builder.shl(on, const(32))))
             t = builder.add(ts, _splat(builder, args[7], 8))
-            b64 = ir.VectorType(I8, 64)
-            picks = [j * 8 + b for j in range(8) for b in range(8)]
-            records = builder.shuffle_vector(
-                builder.bitcast(t, b64), builder.bitcast(xyp, b64),
-                ir.Constant(ir.VectorType(I32, 8 * RECORD),
-                            [v for j in range(8) for v in picks[8 * j:8 * j + 8] + [64 + 8 * j + b for b in range(5)]]))
-            dst = _byte_address(context, builder, signature.args[2], args[2], args[3])
-            builder.store(records, builder.bitcast(dst, ir.VectorType(I8, 8 * RECORD).as_pointer()), align=1)
+            _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
             flags = builder.or_(builder.zext(_any(builder, bad), I64),
                                 builder.shl(builder.zext(wraps, I64), ir.Constant(I64, 1)))
             result = context.get_constant_undef(ret)
@@ -173,3 +176,34 @@ def aedat2_block8(address_layout, orientation):
         return sig, codegen
 
     return block8
+
+
+@intrinsic
+def evt2_block8(typingctx, words, index, raw, raw_offset, t_base):
+    """The 8 EVT 2.0 words ``words[index:index + 8]`` (uint32) as 8 ``EVENT_DTYPE`` records stored at
+    ``raw[raw_offset:]`` (104 bytes), each CD event's ``t = t_base + its 6 low timestamp bits``.
+    Returns True where any word is not a CD event (type 0 or 1): the records are then meaningless
+    and the caller decodes the words again one by one."""
+    sig = types.boolean(words, index, raw, raw_offset, t_base)
+
+    def codegen(context, builder, signature, args):
+        v32, v64 = ir.VectorType(I32, 8), ir.VectorType(I64, 8)
+
+        def const(value, vec=v32):
+            return ir.Constant(vec, [value] * 8)
+
+        offset = builder.mul(args[1], context.get_constant(types.intp, 4))
+        src = _byte_address(context, builder, signature.args[0], args[0], offset)
+        w = builder.load(builder.bitcast(src, v32.as_pointer()), align=1)
+        kind = builder.lshr(w, const(28))
+        not_cd = _any(builder, builder.icmp_unsigned(">", kind, const(1)))
+        low = builder.zext(builder.and_(builder.lshr(w, const(22)), const(63)), v64)
+        t = builder.add(low, _splat(builder, args[4], 8))
+        x = builder.zext(builder.and_(builder.lshr(w, const(11)), const(2047)), v64)
+        y = builder.zext(builder.and_(w, const(2047)), v64)
+        p = builder.zext(builder.and_(kind, const(1)), v64)
+        xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+        _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
+        return not_cd
+
+    return sig, codegen

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._llvm import RECORD, evt2_block8
+
 # --- EVT 2.0 -----------------------------------------------------------------------------------
 #: state: [time_high (28-bit value as last seen), time_high wrap offset (µs), seen_time_high]
 EVT2_STATE = 3
@@ -24,17 +26,34 @@ EVT2_WRAP = np.int64(1) << 34
 
 @numba.njit(cache=True, nogil=True)
 def decode_evt2(words, t, x, y, p, tt, tid, tval, state):
+    return decode_evt2_into(words, t, x, y, p, tt, tid, tval, state, np.empty(0, np.uint8), 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_evt2_into(words, t, x, y, p, tt, tid, tval, state, raw, raw_start):
+    """``decode_evt2`` where ``t``, ``x``, ``y``, ``p`` are the fields of records ``raw_start...`` of
+    the contiguous ``EVENT_DTYPE`` array whose bytes are ``raw`` (empty: fields only). Runs of 8
+    CD words are then decoded together into whole records (``evt2_block8``); any other word, and a
+    run holding one, goes word by word."""
     n = words.shape[0]
     cap = t.shape[0]
     tcap = tt.shape[0]
+    n_records = raw.shape[0] // RECORD
     high = state[0]
     offset = state[1]
     seen = state[2]
     ne = 0
     nt = 0
     i = 0
+    slow_until = 0
     half = np.int64(1) << (EVT2_HIGH_BITS - 1)
     while i < n:
+        if i >= slow_until and i + 8 <= n and ne + 8 <= cap and raw_start + ne + 8 <= n_records:
+            if not evt2_block8(words, i, raw, (raw_start + ne) * RECORD, offset + (high << 6)):
+                i += 8
+                ne += 8
+                continue
+            slow_until = i + 8
         w = np.int64(words[i])
         kind = w >> 28
         if kind == 0 or kind == 1:

@@ -158,6 +158,11 @@ class Rechunker:
         free = buf[f:]
         return free["t"], free["x"], free["y"], free["p"]
 
+    def room_bytes(self):
+        """``(bytes of the piece under construction, index of its first free record)``, for decoders
+        that write whole records (see ``decode_evt2_into``)."""
+        return record_bytes(self.buf), self.fill
+
     def advance(self, m):
         """Count ``m`` events written into the free part (by :meth:`add` or a decoder)."""
         self.fill += m
@@ -371,7 +376,10 @@ class RawReader(EventReader):
             while pos < k:
                 views = acc.room(per)
                 if views is not None:
-                    used, ne, nt = kernel(words[pos:], *views, tt, tid, tval, state)
+                    if enc == "evt2":
+                        used, ne, nt = K.decode_evt2_into(words[pos:], *views, tt, tid, tval, state, *acc.room_bytes())
+                    else:
+                        used, ne, nt = kernel(words[pos:], *views, tt, tid, tval, state)
                     del views
                     acc.advance(ne)
                 else:

@@ -172,3 +172,30 @@ def test_evt2_vector_path_equals_word_loop(n, other, seed, cap, start):
     assert fast[0] == exact[0]
     for a, b in zip(fast[1:], exact[1:]):
         assert np.array_equal(a, b)
+
+
+# -- DAT: the 8-record vector path against the record loop ----------------------------------------
+
+@given(st.integers(0, 3000), st.sampled_from([1, 2]), st.floats(0, 0.02), st.integers(0, 2 ** 32 - 1),
+       st.booleans())
+def test_dat_vector_path_equals_record_loop(n, version, wrap, seed, seen):
+    from evio.events import EVENT_DTYPE
+    from evio.kernels import prophesee as K
+
+    rng = np.random.default_rng(seed)
+    t = (np.cumsum(rng.integers(0, 2 ** 20, n)) + int(rng.integers(0, 2 ** 32))) % 2 ** 32   # wraps now and then
+    back = rng.random(n) < wrap
+    t[back] = rng.integers(0, 2 ** 32, int(back.sum()))                                     # and jumps anywhere
+    words = np.empty((n, 2), "<u4")
+    words[:, 0] = t
+    words[:, 1] = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)           # every bit pattern
+
+    def decode(fast):
+        out = np.zeros(n, EVENT_DTYPE)
+        state = np.array([int(t[0]) if n and seen else 0, 7 << 32, int(seen)], np.int64)
+        raw = out.view(np.uint8) if fast else np.empty(0, np.uint8)
+        K.decode_dat_into(words, version, out["t"], out["x"], out["y"], out["p"], state, raw)
+        return out, state
+
+    (a, sa), (b, sb) = decode(True), decode(False)
+    assert np.array_equal(a, b) and np.array_equal(sa, sb)

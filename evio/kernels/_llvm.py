@@ -207,3 +207,51 @@ def evt2_block8(typingctx, words, index, raw, raw_offset, t_base):
         return not_cd
 
     return sig, codegen
+
+
+def dat_block8(version):
+    """An intrinsic ``(words, index, raw, raw_offset, prev_t, t_offset) -> (wraps, t7)`` decoding the 8
+    Prophesee DAT records ``words[index:index + 8]`` (uint32 pairs ``[n, 2]``: t, data; ``version``
+    1: 9-bit x, 8-bit y; 2: 14-bit x and y) into 8 ``EVENT_DTYPE`` records stored at
+    ``raw[raw_offset:]``, ``t = t_offset + the 32-bit t``. ``wraps`` is True where a t drops by
+    more than 2**31 from the one before (``prev_t`` for the first): the records are then
+    meaningless and the caller decodes the words again one by one. ``t7``: the last 32-bit t.
+    """
+    if version not in (1, 2):
+        raise ValueError(version)
+    x_mask, y_shift, y_mask, p_shift = (0x1FF, 9, 0xFF, 17) if version == 1 else (0x3FFF, 14, 0x3FFF, 28)
+
+    @intrinsic
+    def block8(typingctx, words, index, raw, raw_offset, prev_t, t_offset):
+        ret = types.Tuple((types.boolean, types.int64))
+        sig = ret(words, index, raw, raw_offset, prev_t, t_offset)
+
+        def codegen(context, builder, signature, args):
+            v16, v32, v64 = ir.VectorType(I32, 16), ir.VectorType(I32, 8), ir.VectorType(I64, 8)
+
+            def const(value, vec=v32):
+                return ir.Constant(vec, [value] * 8)
+
+            offset = builder.mul(args[1], context.get_constant(types.intp, 8))
+            src = _byte_address(context, builder, signature.args[0], args[0], offset)
+            pairs = builder.load(builder.bitcast(src, v16.as_pointer()), align=1)
+            undef = ir.Constant(v16, ir.Undefined)
+            ts = builder.zext(builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(0, 16, 2)))), v64)
+            data = builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(1, 16, 2))))
+            first = builder.insert_element(ir.Constant(v64, ir.Undefined), args[4], ir.Constant(I32, 0))
+            before = builder.shuffle_vector(first, ts, ir.Constant(v32, [0, 8, 9, 10, 11, 12, 13, 14]))
+            wraps = _any(builder, builder.icmp_signed(">", builder.sub(before, ts), const(1 << 31, v64)))
+            x = builder.zext(builder.and_(data, const(x_mask)), v64)
+            y = builder.zext(builder.and_(builder.lshr(data, const(y_shift)), const(y_mask)), v64)
+            on = builder.icmp_unsigned("!=", builder.and_(builder.lshr(data, const(p_shift)), const(0xF)), const(0))
+            p = builder.zext(on, v64)
+            xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+            t = builder.add(ts, _splat(builder, args[5], 8))
+            _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
+            result = context.get_constant_undef(ret)
+            result = builder.insert_value(result, wraps, 0)
+            return builder.insert_value(result, builder.extract_element(ts, ir.Constant(I32, 7)), 1)
+
+        return sig, codegen
+
+    return block8

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._llvm import RECORD, evt2_block8
+from ._llvm import RECORD, dat_block8, evt2_block8
 
 # --- EVT 2.0 -----------------------------------------------------------------------------------
 #: state: [time_high (28-bit value as last seen), time_high wrap offset (µs), seen_time_high]
@@ -339,31 +339,58 @@ def evt3_words_needed(t, state):
 DAT_STATE = 3
 
 
+_dat_v1_block8 = dat_block8(1)
+_dat_v2_block8 = dat_block8(2)
+
+
 @numba.njit(cache=True, nogil=True)
 def decode_dat(words, version, t, x, y, p, state):
     """``words`` are uint32 pairs (``[n, 2]``: t, data). A 32-bit t wrap is counted when t
     decreases by more than 2**31. Returns the number of events (always ``len(words)``)."""
+    return decode_dat_into(words, version, t, x, y, p, state, np.empty(0, np.uint8))
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_dat_into(words, version, t, x, y, p, state, raw):
+    """``decode_dat`` where ``t``, ``x``, ``y``, ``p`` are the fields of the contiguous ``EVENT_DTYPE``
+    array whose bytes are ``raw`` (empty: fields only): 8 records at a time are then decoded
+    together into whole records (``dat_block8``); 8 holding a t wrap go one by one."""
     n = words.shape[0]
+    n_records = raw.shape[0] // RECORD
     prev = state[0]
     offset = state[1]
     seen = state[2]
     half = np.int64(1) << 31
-    for i in range(n):
-        raw = np.int64(words[i, 0])
-        d = np.int64(words[i, 1])
-        if seen and prev - raw > half:
-            offset += np.int64(1) << 32
-        prev = raw
-        seen = 1
-        t[i] = offset + raw
-        if version == 1:
-            x[i] = d & 0x1FF
-            y[i] = (d >> 9) & 0xFF
-            p[i] = ((d >> 17) & 0xF) > 0
-        else:
-            x[i] = d & 0x3FFF
-            y[i] = (d >> 14) & 0x3FFF
-            p[i] = ((d >> 28) & 0xF) > 0
+    i = 0
+    while i < n:
+        end = i + 1
+        if seen and i + 8 <= n and i + 8 <= n_records:
+            if version == 1:
+                wraps, last = _dat_v1_block8(words, i, raw, i * RECORD, prev, offset)
+            else:
+                wraps, last = _dat_v2_block8(words, i, raw, i * RECORD, prev, offset)
+            if not wraps:
+                prev = last
+                i += 8
+                continue
+            end = i + 8
+        while i < end:
+            raw_t = np.int64(words[i, 0])
+            d = np.int64(words[i, 1])
+            if seen and prev - raw_t > half:
+                offset += np.int64(1) << 32
+            prev = raw_t
+            seen = 1
+            t[i] = offset + raw_t
+            if version == 1:
+                x[i] = d & 0x1FF
+                y[i] = (d >> 9) & 0xFF
+                p[i] = ((d >> 17) & 0xF) > 0
+            else:
+                x[i] = d & 0x3FFF
+                y[i] = (d >> 14) & 0x3FFF
+                p[i] = ((d >> 28) & 0xF) > 0
+            i += 1
     state[0] = prev
     state[1] = offset
     state[2] = seen

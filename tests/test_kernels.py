@@ -199,3 +199,44 @@ def test_dat_vector_path_equals_record_loop(n, version, wrap, seed, seen):
 
     (a, sa), (b, sb) = decode(True), decode(False)
     assert np.array_equal(a, b) and np.array_equal(sa, sb)
+
+
+# -- AEDAT 3.1: the 8-event vector path against the event loop ------------------------------------
+
+@given(st.lists(st.tuples(st.integers(0, 700), st.floats(0, 0.05), st.integers(0, 3)), max_size=6),
+       st.integers(0, 2 ** 32 - 1), st.integers(1, 3000), st.integers(0, 5))
+def test_aedat3_vector_path_equals_event_loop(packets, seed, cap, start):
+    from evio.events import EVENT_DTYPE
+    from evio.kernels import aer
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for number, odd, tsovf in packets:
+        data = (rng.integers(0, 400, number).astype(np.uint32) << 17) | (rng.integers(0, 300, number).astype(np.uint32) << 2) \
+            | (rng.integers(0, 2, number).astype(np.uint32) << 1) | np.uint32(1)
+        hit = rng.random(number) < odd
+        data[hit] &= ~np.uint32(1)                                   # invalid events among valid ones
+        ts = np.sort(rng.integers(0, 2 ** 31, number)).astype(np.uint32)
+        valid = int(number - hit.sum())
+        header = np.array([1, 0], "<u2").tobytes() + np.array([8, 4, tsovf, number, number, valid], "<i4").tobytes()
+        body = np.empty((number, 2), "<u4")
+        body[:, 0], body[:, 1] = data, ts
+        parts.append(header + body.tobytes())
+    buf = np.frombuffer(b"".join(parts), np.uint8)
+
+    def decode(fast):
+        out = np.zeros(start + cap, EVENT_DTYPE)
+        state, stats = np.zeros(2, np.int64), np.zeros(8, np.int64)
+        raw = out.view(np.uint8) if fast else np.empty(0, np.uint8)
+        got = []
+        while True:
+            k, status = aer.aedat3_decode(buf, state, 346, 260, out["t"][start:], out["x"][start:], out["y"][start:],
+                                          out["p"][start:], stats, raw, start)
+            got.append(out[start:start + k].copy())
+            if status != aer.A3_MORE:
+                return np.concatenate(got), status, stats
+
+    (a, sa, ta), (b, sb, tb) = decode(True), decode(False)
+    assert sa == sb == aer.A3_END                                    # the packets are well formed
+    assert len(b) == sum(n for n, _, _ in packets) - int(tb[aer.A3_INVALID]) - int(tb[aer.A3_OUT_OF_RANGE])
+    assert np.array_equal(a, b) and np.array_equal(ta, tb)

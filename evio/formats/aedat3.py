@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from ..errors import FormatError
-from ..events import EVENT_DTYPE, empty_events
+from ..events import EVENT_DTYPE, empty_events, record_bytes
 from ..kernels import aer
 from ..registry import FormatSpec
 from .aedat2 import read_header, read_version
@@ -121,7 +121,7 @@ class Aedat3Reader(EventReader):
             while True:
                 out = empty_events(size)
                 k, status = aer.aedat3_decode(buf, state, w, h, out["t"], out["x"], out["y"], out["p"],
-                                              self.stats)
+                                              self.stats, record_bytes(out), 0)
                 self.meta["skipped"] = self.skipped
                 if k:
                     yield out[:k]
@@ -150,7 +150,7 @@ class Aedat3Reader(EventReader):
                     grown[:fill] = out
                     out = grown
                 k, status = aer.aedat3_decode(buf, state, w, h, out["t"][fill:], out["x"][fill:],
-                                              out["y"][fill:], out["p"][fill:], self.stats)
+                                              out["y"][fill:], out["p"][fill:], self.stats, record_bytes(out), fill)
                 fill += k
                 self.meta["skipped"] = self.skipped
                 if self._finished(status, state):

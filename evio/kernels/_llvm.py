@@ -255,3 +255,36 @@ def dat_block8(version):
         return sig, codegen
 
     return block8
+
+
+@intrinsic
+def aedat3_polarity8(typingctx, buf, byte_offset, raw, raw_offset, width, height, t_base):
+    """The 8 standard AEDAT 3.1 polarity events (8 bytes each: data, timestamp, little-endian) at
+    ``buf[byte_offset:]`` as 8 ``EVENT_DTYPE`` records stored at ``raw[raw_offset:]``, ``t = t_base |
+    timestamp``. Returns True where any event is invalid (bit 0 clear) or outside ``width x
+    height``: the records are then meaningless and the caller decodes the events one by one."""
+    sig = types.boolean(buf, byte_offset, raw, raw_offset, width, height, t_base)
+
+    def codegen(context, builder, signature, args):
+        v16, v32, v64 = ir.VectorType(I32, 16), ir.VectorType(I32, 8), ir.VectorType(I64, 8)
+
+        def const(value, vec=v32):
+            return ir.Constant(vec, [value] * 8)
+
+        src = _byte_address(context, builder, signature.args[0], args[0], args[1])
+        pairs = builder.load(builder.bitcast(src, v16.as_pointer()), align=1)
+        undef = ir.Constant(v16, ir.Undefined)
+        data = builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(0, 16, 2))))
+        ts = builder.zext(builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(1, 16, 2)))), v64)
+        x = builder.zext(builder.and_(builder.lshr(data, const(17)), const(0x7FFF)), v64)
+        y = builder.zext(builder.and_(builder.lshr(data, const(2)), const(0x7FFF)), v64)
+        p = builder.zext(builder.and_(builder.lshr(data, const(1)), const(1)), v64)
+        bad = builder.or_(builder.icmp_unsigned("==", builder.and_(data, const(1)), const(0)),
+                          builder.or_(builder.icmp_unsigned(">=", x, _splat(builder, args[4], 8)),
+                                      builder.icmp_unsigned(">=", y, _splat(builder, args[5], 8))))
+        xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+        t = builder.or_(ts, _splat(builder, args[6], 8))
+        _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
+        return _any(builder, bad)
+
+    return sig, codegen

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._llvm import RECORD, aedat2_block8
+from ._llvm import RECORD, aedat2_block8, aedat3_polarity8
 
 # --- AEDAT 1.0 / 2.0 ---------------------------------------------------------------------------
 
@@ -228,31 +228,44 @@ def _le_i32(buf, i):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _a3_polarity(buf, start, i, number, esize, tsoff, base_t, width, height,
-                 out_t, out_x, out_y, out_p, k, cap, stats):
-    """Polarity events ``i..number`` of the packet body at ``start``; returns ``(i, k)``."""
+                 out_t, out_x, out_y, out_p, k, cap, stats, raw, raw_start):
+    """Polarity events ``i..number`` of the packet body at ``start``; returns ``(i, k)``. With the
+    standard layout and ``raw`` (the bytes of the ``EVENT_DTYPE`` array whose record ``raw_start``
+    is ``out_t[0]``), 8 valid events inside the sensor at a time go straight into whole records."""
+    n_records = raw.shape[0] // RECORD
     while i < number and k < cap:
-        e = start + i * esize
-        d = _le_u32(buf, e)
-        i += 1
-        if (d & np.uint32(1)) == 0:
-            stats[A3_INVALID] += 1
-            continue
-        x = np.int64((d >> np.uint32(17)) & np.uint32(0x7FFF))
-        y = np.int64((d >> np.uint32(2)) & np.uint32(0x7FFF))
-        if x >= width or y >= height:
-            stats[A3_OUT_OF_RANGE] += 1
-            continue
-        out_t[k] = base_t | np.int64(_le_u32(buf, e + tsoff))
-        out_x[k] = x
-        out_y[k] = y
-        out_p[k] = ((d >> np.uint32(1)) & np.uint32(1)) == 1
-        k += 1
+        end = i + 1
+        if esize == 8 and tsoff == 4 and i + 8 <= number and k + 8 <= cap and raw_start + k + 8 <= n_records:
+            if not aedat3_polarity8(buf, start + i * 8, raw, (raw_start + k) * RECORD, width, height, base_t):
+                i += 8
+                k += 8
+                continue
+            end = i + 8
+        while i < end and k < cap:
+            e = start + i * esize
+            d = _le_u32(buf, e)
+            i += 1
+            if (d & np.uint32(1)) == 0:
+                stats[A3_INVALID] += 1
+                continue
+            x = np.int64((d >> np.uint32(17)) & np.uint32(0x7FFF))
+            y = np.int64((d >> np.uint32(2)) & np.uint32(0x7FFF))
+            if x >= width or y >= height:
+                stats[A3_OUT_OF_RANGE] += 1
+                continue
+            out_t[k] = base_t | np.int64(_le_u32(buf, e + tsoff))
+            out_x[k] = x
+            out_y[k] = y
+            out_p[k] = ((d >> np.uint32(1)) & np.uint32(1)) == 1
+            k += 1
     return i, k
 
 
 @numba.njit(cache=True, nogil=True)
-def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats):
-    """Decode AEDAT 3.1 packets from ``buf`` (the bytes after the header).
+def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats, raw, raw_start):
+    """Decode AEDAT 3.1 packets from ``buf`` (the bytes after the header). ``raw``: the bytes of the
+    contiguous ``EVENT_DTYPE`` array whose record ``raw_start`` is ``out_t[0]`` (polarity events
+    are then written 8 records at a time), or an empty array.
 
     ``state`` is ``[byte offset of the current packet, index of the next event in it]``.
     Returns ``(events written, status)``; on ``A3_TRUNCATED``/``A3_BAD_HEADER`` ``state[0]`` is the
@@ -289,10 +302,10 @@ def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats):
             base_t = tsovf << np.int64(31)
             if esize == 8 and tsoff == 4:  # the standard layout, with constant strides
                 i, k = _a3_polarity(buf, start, state[1], number, 8, 4, base_t, width, height,
-                                    out_t, out_x, out_y, out_p, k, cap, stats)
+                                    out_t, out_x, out_y, out_p, k, cap, stats, raw, raw_start)
             else:
                 i, k = _a3_polarity(buf, start, state[1], number, esize, tsoff, base_t, width, height,
-                                    out_t, out_x, out_y, out_p, k, cap, stats)
+                                    out_t, out_x, out_y, out_p, k, cap, stats, raw, raw_start)
             if i < number:
                 state[1] = i
                 return k, A3_MORE

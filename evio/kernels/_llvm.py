@@ -70,17 +70,37 @@ def t_decreases8(typingctx, array, byte_offset, prev_t):
         block_type = ir.VectorType(I8, 8 * RECORD)
         block = builder.load(builder.bitcast(address, block_type.as_pointer()), align=1)
         picks = ir.Constant(ir.VectorType(I32, 64), [RECORD * j + b for j in range(8) for b in range(8)])
-        t_type = ir.VectorType(I64, 8)
-        t = builder.bitcast(builder.shuffle_vector(block, ir.Constant(block_type, ir.Undefined), picks), t_type)
-        first = builder.insert_element(ir.Constant(t_type, ir.Undefined), args[2], ir.Constant(I32, 0))
-        before = builder.shuffle_vector(first, t, ir.Constant(ir.VectorType(I32, 8), [0, 8, 9, 10, 11, 12, 13, 14]))
+        t = builder.bitcast(builder.shuffle_vector(block, ir.Constant(block_type, ir.Undefined), picks), V64)
+        before = _shifted_in(builder, args[2], t)
         mask = builder.zext(builder.bitcast(builder.icmp_signed("<", t, before), ir.IntType(8)), I64)
-        result = context.get_constant_undef(ret)
-        result = builder.insert_value(result, mask, 0)
-        return builder.insert_value(result, builder.extract_element(t, ir.Constant(I32, 7)), 1)
+        return _flag_and_last(context, builder, ret, mask, t)
 
     return sig, codegen
 
+
+
+V32, V64 = ir.VectorType(I32, 8), ir.VectorType(I64, 8)
+
+
+def _const(value, vec=V32):
+    return ir.Constant(vec, [value] * vec.count)
+
+
+def _shifted_in(builder, first, vec):
+    """``[first, vec[0], ..., vec[6]]``: each lane's predecessor, ``first`` before lane 0."""
+    head = builder.insert_element(ir.Constant(vec.type, ir.Undefined), first, ir.Constant(I32, 0))
+    return builder.shuffle_vector(head, vec, ir.Constant(V32, [0, 8, 9, 10, 11, 12, 13, 14]))
+
+
+def _drops_by_half(builder, first, ts):
+    """Whether any int64 lane of ``ts`` lies more than 2**31 below its predecessor (``first`` for lane 0)."""
+    return _any(builder, builder.icmp_signed(">", builder.sub(_shifted_in(builder, first, ts), ts),
+                                             _const(1 << 31, V64)))
+
+
+def _lanes(builder, pairs, start):
+    """Lanes ``start, start + 2, ...`` of a ``<16 x i32>`` vector as ``<8 x i32>``."""
+    return builder.shuffle_vector(pairs, ir.Constant(pairs.type, ir.Undefined), ir.Constant(V32, list(range(start, 16, 2))))
 
 
 def _splat(builder, value, lanes):
@@ -93,6 +113,17 @@ def _splat(builder, value, lanes):
 def _any(builder, mask):
     return builder.icmp_unsigned("!=", builder.bitcast(mask, ir.IntType(mask.type.count)),
                                  ir.Constant(ir.IntType(mask.type.count), 0))
+
+
+def _flag_and_last(context, builder, ret, flag, ts):
+    """The ``(flag, ts[7])`` tuple several helpers return."""
+    result = builder.insert_value(context.get_constant_undef(ret), flag, 0)
+    return builder.insert_value(result, builder.extract_element(ts, ir.Constant(I32, 7)), 1)
+
+
+def _xyp(builder, x, y, p):
+    """``x | y << 16 | p << 32`` of ``<8 x i64>`` lanes (x, y < 2**16, p 0 or 1): bytes 8-12 of a record."""
+    return builder.or_(x, builder.or_(builder.shl(y, _const(16, V64)), builder.shl(p, _const(32, V64))))
 
 
 def _store_records8(builder, t, xyp, dst):
@@ -130,20 +161,16 @@ def aedat2_block8(address_layout, orientation):
         sig = ret(buf, byte_offset, raw, raw_offset, width, height, prev_ts, t_offset)
 
         def codegen(context, builder, signature, args):
-            v64 = ir.VectorType(I64, 8)
-
             def const(value):
-                return ir.Constant(v64, [value] * 8)
+                return _const(value, V64)
 
             src = _byte_address(context, builder, signature.args[0], args[0], args[1])
-            words = builder.load(builder.bitcast(src, v64.as_pointer()), align=1)
-            bswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v64, [v64]), "llvm.bswap.v8i64")
+            words = builder.load(builder.bitcast(src, V64.as_pointer()), align=1)
+            bswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(V64, [V64]), "llvm.bswap.v8i64")
             words = builder.call(bswap, [words])
             address = builder.lshr(words, const(32))
-            ts = builder.sext(builder.trunc(words, ir.VectorType(I32, 8)), v64)
-            first = builder.insert_element(ir.Constant(v64, ir.Undefined), args[6], ir.Constant(I32, 0))
-            before = builder.shuffle_vector(first, ts, ir.Constant(ir.VectorType(I32, 8), [0, 8, 9, 10, 11, 12, 13, 14]))
-            wraps = _any(builder, builder.icmp_signed(">", builder.sub(before, ts), const(1 << 31)))
+            ts = builder.sext(builder.trunc(words, V32), V64)
+            wraps = _drops_by_half(builder, args[6], ts)
             xr = builder.and_(builder.lshr(address, const(x_shift)), const(x_mask))
             yr = builder.and_(builder.lshr(address, const(y_shift)), const(y_mask))
             width_v, height_v = _splat(builder, args[4], 8), _splat(builder, args[5], 8)
@@ -162,16 +189,12 @@ def aedat2_block8(address_layout, orientation):
                 x, y = builder.sub(last_x, xr), yr
             else:
                 x, y = builder.sub(last_x, yr), builder.sub(last_y, xr)
-            xyp = builder.or_(builder.and_(x, const(0xFFFF)),
-                              builder.or_(builder.shl(builder.and_(y, const(0xFFFF)), const(16)),
-                                          builder.shl(on, const(32))))
+            xyp = _xyp(builder, builder.and_(x, const(0xFFFF)), builder.and_(y, const(0xFFFF)), on)
             t = builder.add(ts, _splat(builder, args[7], 8))
             _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
             flags = builder.or_(builder.zext(_any(builder, bad), I64),
                                 builder.shl(builder.zext(wraps, I64), ir.Constant(I64, 1)))
-            result = context.get_constant_undef(ret)
-            result = builder.insert_value(result, flags, 0)
-            return builder.insert_value(result, builder.extract_element(ts, ir.Constant(I32, 7)), 1)
+            return _flag_and_last(context, builder, ret, flags, ts)
 
         return sig, codegen
 
@@ -187,22 +210,17 @@ def evt2_block8(typingctx, words, index, raw, raw_offset, t_base):
     sig = types.boolean(words, index, raw, raw_offset, t_base)
 
     def codegen(context, builder, signature, args):
-        v32, v64 = ir.VectorType(I32, 8), ir.VectorType(I64, 8)
-
-        def const(value, vec=v32):
-            return ir.Constant(vec, [value] * 8)
-
+        const = _const
         offset = builder.mul(args[1], context.get_constant(types.intp, 4))
         src = _byte_address(context, builder, signature.args[0], args[0], offset)
-        w = builder.load(builder.bitcast(src, v32.as_pointer()), align=1)
+        w = builder.load(builder.bitcast(src, V32.as_pointer()), align=1)
         kind = builder.lshr(w, const(28))
         not_cd = _any(builder, builder.icmp_unsigned(">", kind, const(1)))
-        low = builder.zext(builder.and_(builder.lshr(w, const(22)), const(63)), v64)
+        low = builder.zext(builder.and_(builder.lshr(w, const(22)), const(63)), V64)
         t = builder.add(low, _splat(builder, args[4], 8))
-        x = builder.zext(builder.and_(builder.lshr(w, const(11)), const(2047)), v64)
-        y = builder.zext(builder.and_(w, const(2047)), v64)
-        p = builder.zext(builder.and_(kind, const(1)), v64)
-        xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+        x = builder.zext(builder.and_(builder.lshr(w, const(11)), const(2047)), V64)
+        y = builder.zext(builder.and_(w, const(2047)), V64)
+        xyp = _xyp(builder, x, y, builder.zext(builder.and_(kind, const(1)), V64))
         _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
         return not_cd
 
@@ -227,30 +245,20 @@ def dat_block8(version):
         sig = ret(words, index, raw, raw_offset, prev_t, t_offset)
 
         def codegen(context, builder, signature, args):
-            v16, v32, v64 = ir.VectorType(I32, 16), ir.VectorType(I32, 8), ir.VectorType(I64, 8)
-
-            def const(value, vec=v32):
-                return ir.Constant(vec, [value] * 8)
-
+            const = _const
             offset = builder.mul(args[1], context.get_constant(types.intp, 8))
             src = _byte_address(context, builder, signature.args[0], args[0], offset)
-            pairs = builder.load(builder.bitcast(src, v16.as_pointer()), align=1)
-            undef = ir.Constant(v16, ir.Undefined)
-            ts = builder.zext(builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(0, 16, 2)))), v64)
-            data = builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(1, 16, 2))))
-            first = builder.insert_element(ir.Constant(v64, ir.Undefined), args[4], ir.Constant(I32, 0))
-            before = builder.shuffle_vector(first, ts, ir.Constant(v32, [0, 8, 9, 10, 11, 12, 13, 14]))
-            wraps = _any(builder, builder.icmp_signed(">", builder.sub(before, ts), const(1 << 31, v64)))
-            x = builder.zext(builder.and_(data, const(x_mask)), v64)
-            y = builder.zext(builder.and_(builder.lshr(data, const(y_shift)), const(y_mask)), v64)
+            pairs = builder.load(builder.bitcast(src, ir.VectorType(I32, 16).as_pointer()), align=1)
+            ts = builder.zext(_lanes(builder, pairs, 0), V64)
+            data = _lanes(builder, pairs, 1)
+            wraps = _drops_by_half(builder, args[4], ts)
+            x = builder.zext(builder.and_(data, const(x_mask)), V64)
+            y = builder.zext(builder.and_(builder.lshr(data, const(y_shift)), const(y_mask)), V64)
             on = builder.icmp_unsigned("!=", builder.and_(builder.lshr(data, const(p_shift)), const(0xF)), const(0))
-            p = builder.zext(on, v64)
-            xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+            xyp = _xyp(builder, x, y, builder.zext(on, V64))
             t = builder.add(ts, _splat(builder, args[5], 8))
             _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
-            result = context.get_constant_undef(ret)
-            result = builder.insert_value(result, wraps, 0)
-            return builder.insert_value(result, builder.extract_element(ts, ir.Constant(I32, 7)), 1)
+            return _flag_and_last(context, builder, ret, wraps, ts)
 
         return sig, codegen
 
@@ -266,23 +274,18 @@ def aedat3_polarity8(typingctx, buf, byte_offset, raw, raw_offset, width, height
     sig = types.boolean(buf, byte_offset, raw, raw_offset, width, height, t_base)
 
     def codegen(context, builder, signature, args):
-        v16, v32, v64 = ir.VectorType(I32, 16), ir.VectorType(I32, 8), ir.VectorType(I64, 8)
-
-        def const(value, vec=v32):
-            return ir.Constant(vec, [value] * 8)
-
+        const = _const
         src = _byte_address(context, builder, signature.args[0], args[0], args[1])
-        pairs = builder.load(builder.bitcast(src, v16.as_pointer()), align=1)
-        undef = ir.Constant(v16, ir.Undefined)
-        data = builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(0, 16, 2))))
-        ts = builder.zext(builder.shuffle_vector(pairs, undef, ir.Constant(v32, list(range(1, 16, 2)))), v64)
-        x = builder.zext(builder.and_(builder.lshr(data, const(17)), const(0x7FFF)), v64)
-        y = builder.zext(builder.and_(builder.lshr(data, const(2)), const(0x7FFF)), v64)
-        p = builder.zext(builder.and_(builder.lshr(data, const(1)), const(1)), v64)
+        pairs = builder.load(builder.bitcast(src, ir.VectorType(I32, 16).as_pointer()), align=1)
+        data = _lanes(builder, pairs, 0)
+        ts = builder.zext(_lanes(builder, pairs, 1), V64)
+        x = builder.zext(builder.and_(builder.lshr(data, const(17)), const(0x7FFF)), V64)
+        y = builder.zext(builder.and_(builder.lshr(data, const(2)), const(0x7FFF)), V64)
+        p = builder.zext(builder.and_(builder.lshr(data, const(1)), const(1)), V64)
         bad = builder.or_(builder.icmp_unsigned("==", builder.and_(data, const(1)), const(0)),
                           builder.or_(builder.icmp_unsigned(">=", x, _splat(builder, args[4], 8)),
                                       builder.icmp_unsigned(">=", y, _splat(builder, args[5], 8))))
-        xyp = builder.or_(x, builder.or_(builder.shl(y, const(16, v64)), builder.shl(p, const(32, v64))))
+        xyp = _xyp(builder, x, y, p)
         t = builder.or_(ts, _splat(builder, args[6], 8))
         _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
         return _any(builder, bad)

@@ -7,7 +7,7 @@ origin top-left, ``p`` bool with True = ON); metadata travels beside them in ``r
 from . import packbits
 from .api import convert, formats, info, open, read, write
 from .dense import from_dense, to_dense
-from .errors import FormatError, LossWarning
+from .errors import FormatError, IndexWarning, LossWarning
 from .events import EVENT_DTYPE, as_events, empty_events
 from .frames import frames, frames_batch, pad_collate, padded_sequence_mask
 from .image import i2e
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EVENT_DTYPE",
     "FormatError",
+    "IndexWarning",
     "LossWarning",
     "as_events",
     "convert",

@@ -84,10 +84,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
     if dst_spec.kind == "samples":
         raise ValueError(f"the {dst_spec.name} format holds labelled dense samples, not an event stream; "
                          "build samples with evio.to_dense and write them with write_samples()")
-    check_destination(dst)
+    check_destination(dst, sources=[src])
     with open(src, "r", format=src_format, chunk_size=chunk_size, **(read_options or {})) as reader:
-        if Path(dst).resolve() == Path(src).resolve():
-            raise ValueError(f"source and destination are the same path: {src}")
         meta = dict(reader.meta)
         with open(dst, "w", format=dst_format, sensor_size=sensor_size or meta.pop("sensor_size", None),
                   meta=meta, **write_options) as writer:
@@ -103,10 +101,17 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
 
     For a sample collection (``kind == "samples"``): config, split, sample count, T/C/H/W, event rate
     and the total sizes of the dense, packed and sparse representations instead of the event fields.
-    For a folder that is no store: totals over every readable file below it (see :func:`folder_info`).
+    For a frame store of ``evio dataset prepare`` (``kind == "frames"``): dataset, split, samples,
+    frame shape and dtype, frame options. For a folder that is no store: totals over every readable
+    file below it (see :func:`folder_info`).
     """
-    if format is None and Path(path).is_dir() and not _is_store(path):
-        return folder_info(path, **options)
+    if format is None and Path(path).is_dir():
+        from .formats.sample_store import frame_store_info, is_frame_store
+
+        if is_frame_store(path):
+            return frame_store_info(path)
+        if not _is_store(path):
+            return folder_info(path, **options)
     with open(path, "r", format=format, **options) as reader:
         if getattr(reader, "kind", "events") == "samples":
             return _sample_info(path, reader)
@@ -227,7 +232,8 @@ def sample_targets(dst, dst_format: str | None = None, *, config_name: str | Non
 
     - ``*.zarr`` (or ``dst_format="zarr-samples"``): one zarr sample store.
     - ``*.parquet``: one I2E shard file at exactly ``dst``.
-    - an existing folder, a path ending in ``/``, or any other path with ``dst_format="i2e-parquet"``:
+    - an existing folder, a path ending in ``/``, any other path with ``dst_format="i2e-parquet"``, or
+      any path with ``dst_format="i2e-shards"``:
       Hub layout ``dst/<config_name>/<split>-0000k-of-0000n.parquet`` (the paths returned are the
       existing shards of that split, which the conversion replaces).
     """
@@ -241,6 +247,8 @@ def sample_targets(dst, dst_format: str | None = None, *, config_name: str | Non
             raise ValueError(f"a sample collection cannot be converted to {spec.name} (an event format); "
                              "use zarr-samples (.zarr) or i2e-parquet (.parquet, or a folder)")
         name = spec.name
+        if name == "i2e-shards":  # a folder of shards: the Hub layout below
+            name, folder = "i2e-parquet", True
     elif suffix == ".zarr":
         name = "zarr-samples"
     elif suffix == ".parquet" and not path.is_dir():
@@ -292,9 +300,7 @@ def _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, 
             options.setdefault("class_names", meta.get("class_names"))
             writer = I2EShardWriter(dst, config, split, **options)
         else:
-            if Path(dst).resolve() == Path(src).resolve():
-                raise ValueError(f"source and destination are the same path: {src}")
-            check_destination(dst)
+            check_destination(dst, sources=[src])
             writer = _construct(registry.get_format(name).writer, name, "writer", dst,
                                 {"meta": meta, "config_name": config, "split": split, **options})
         with writer:

@@ -27,3 +27,8 @@ class FormatError(ValueError):
 
 class LossWarning(UserWarning):
     """A conversion could not carry everything over (a field or metadata the target cannot hold)."""
+
+
+class IndexWarning(UserWarning):
+    """A store's time index did not match its timestamps and was not used (the answer is still exact,
+    from a scan of every event)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import kernels
 from .errors import FormatError
 
 #: One event: ``t`` int64 (µs for camera data, timestep index for synthetic dense data),
@@ -22,8 +23,9 @@ _T_MAX = np.iinfo(np.int64).max
 
 def record_bytes(ev: np.ndarray) -> np.ndarray:
     """The bytes of a contiguous ``EVENT_DTYPE`` array on a little-endian machine (the layout the
-    byte-level kernel paths read and write), else an empty uint8 array (they then use the fields)."""
-    if ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or sys.byteorder != "little":
+    byte-level kernel paths read and write), else, or with ``EVIO_SCALAR_KERNELS=1``
+    (``kernels.SCALAR``), an empty uint8 array (the kernels then use the fields)."""
+    if ev.dtype != EVENT_DTYPE or not ev.flags.c_contiguous or sys.byteorder != "little" or kernels.SCALAR:
         return np.empty(0, dtype=np.uint8)
     return ev.view(np.uint8)
 

@@ -24,13 +24,17 @@ CHANNEL_ORDERS = ("off_on", "on_off")
 DURATION_VARIANTS = ("grid", "greedy")
 POOL_MODES = ("sum", "mean")
 _MANTISSA_BITS = {2: 11, 4: 24, 8: 53}
+#: Default ``max_cells``: most elements ``T x P x H x W`` one call may count (2**32; 1280 x 720 x 2 pixels
+#: fit 2330 frames). Counting takes 5 bytes per element, plus the output (8 for float64, 2 for int16).
+MAX_CELLS = 1 << 32
 
 
 def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_size=None,
            convention: str = "spikingjelly", dtype=None, channels: str = "off_on", *,
            event_count: int | None = None, overlap=0, include_incomplete: bool = False,
            start_time=None, end_time=None, duration_variant: str = "grid", allow_empty: bool = False,
-           binary: bool = False, pool: int | None = None, pool_mode: str = "sum") -> np.ndarray:
+           binary: bool = False, pool: int | None = None, pool_mode: str = "sum",
+           max_cells: int = MAX_CELLS) -> np.ndarray:
     """Events -> frames ``[T, 2, H, W]`` of event counts per (frame, channel, y, x).
 
     ``by="count"``: ``T`` frames of equal event count (SpikingJelly ``split_by='number'``, the last
@@ -51,7 +55,9 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
     ``allow_empty=True`` gives empty frames instead. ``binary=True``: 1 where a pixel has any event
     (bool by default). ``pool=k`` sums (``pool_mode="sum"``) or averages (``"mean"``) ``k x k``
     pixel blocks to ``[T, 2, H // k, W // k]``; the last ``H % k`` rows and ``W % k`` columns are
-    dropped, with a :class:`LossWarning` if they hold events.
+    dropped, with a :class:`LossWarning` if they hold events. Frames of more than ``max_cells``
+    elements ``T x P x H x W`` (default :data:`MAX_CELLS`, 2**32) raise ``ValueError`` naming the
+    sensor size before anything is allocated; pass a larger ``max_cells`` to lift the cap.
     """
     _check_choice("by", by, BY)
     _check_choice("convention", convention, CONVENTIONS)
@@ -61,7 +67,9 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
     ev = _records(events)
     W, H, P = _sensor(sensor_size, ev)
     on_channel, off_channel = (0, 0) if P == 1 else ((1, 0) if channels == "off_on" else (0, 1))
-    grid = _Grid(ev, W, H, on_channel, off_channel, P, _input_t_dtype(events, ev))
+    grid = _Grid(ev, W, H, on_channel, off_channel, P, _input_t_dtype(events, ev),
+                 _positive_int("max_cells", max_cells))
+    _checked_frames(grid, 1)
     if convention == "spikingjelly":
         for name, value, default in (("event_count", event_count, None), ("overlap", overlap, 0),
                                      ("include_incomplete", include_incomplete, False),
@@ -147,14 +155,14 @@ def padded_sequence_mask(lengths, T: int | None = None):
 def _spikingjelly(grid, T, by, duration, variant, allow_empty):
     n = len(grid.events)
     if by == "count":
-        T = _positive_int("T", T)
+        T = _checked_frames(grid, _positive_int("T", T))
         di = n // T
         starts = np.arange(T, dtype=np.int64) * di
         ends = starts + di
         ends[-1] = n
         return _count(grid, starts, ends)
     if by == "time":
-        return _sj_time(grid, _positive_int("T", T), allow_empty)
+        return _sj_time(grid, _checked_frames(grid, _positive_int("T", T)), allow_empty)
     duration = _positive_int("duration", duration)
     what = f"by='duration' (SpikingJelly, duration_variant={variant!r})"
     if n == 0:
@@ -177,6 +185,7 @@ def _spikingjelly(grid, T, by, duration, variant, allow_empty):
             raise FormatError(f"all timestamps are equal: SpikingJelly raises for {what} "
                               "(allow_empty=True gives one frame holding every event)")
         n_frames = 1
+    _checked_frames(grid, n_frames)
     starts = _search(grid, t0 + np.arange(n_frames, dtype=np.int64) * duration)
     ends = np.append(starts[1:], n)
     return _count(grid, starts, ends, what)
@@ -234,13 +243,13 @@ def _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, star
         if stride <= 0:
             raise ValueError(f"overlap {overlap} must be smaller than event_count {event_count}")
         rounding = np.ceil if include_incomplete else np.floor
-        n_slices = int(rounding((n - ec) / stride) + 1)
+        n_slices = _checked_frames(grid, int(rounding((n - ec) / stride) + 1))
         starts = (np.arange(n_slices) * stride).astype(np.int64)
         return _count(grid, starts, starts + ec)
     if event_count is not None:
         raise ValueError("event_count goes with by='count'")
     if by == "count":
-        T = _positive_int("T", T)
+        T = _checked_frames(grid, _positive_int("T", T))
         _check_fraction(overlap)
         k = int(n // T * (1 + overlap))
         stride = int(k * (1 - overlap))
@@ -250,7 +259,7 @@ def _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, star
     if n:
         times = np.array([times[0], times[-1]]).astype(grid.t_dtype)   # Tonic's arithmetic is in t's dtype
     if by == "time":
-        T = _positive_int("T", T)
+        T = _checked_frames(grid, _positive_int("T", T))
         _check_fraction(overlap)
         if n == 0:
             return _zeros(grid, T)
@@ -270,6 +279,7 @@ def _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, star
     rounding = np.ceil if include_incomplete else np.floor
     span = (int(end) if isinstance(end, np.integer) else end) - (int(start) if isinstance(start, np.integer) else start)
     n_slices = max(int(rounding((span - duration) / stride) + 1), 1)     # signed: Tonic's uint64 t wraps here
+    _checked_frames(grid, n_slices)
     starts = np.arange(n_slices) * stride + start
     return _count_windows(grid, starts, starts + duration, "by='duration' (Tonic time_window)")
 
@@ -317,6 +327,18 @@ class _Grid(NamedTuple):
     off_channel: int
     P: int
     t_dtype: np.dtype
+    max_cells: int
+
+
+def _checked_frames(grid, n_frames: int) -> int:
+    """``n_frames``, once ``[n_frames, P, H, W]`` is known to hold at most ``grid.max_cells`` elements."""
+    cells = n_frames * grid.P * grid.H * grid.W
+    if cells > grid.max_cells:
+        raise ValueError(f"{n_frames} frame(s) [{grid.P}, {grid.H}, {grid.W}] for sensor_size "
+                         f"(W={grid.W}, H={grid.H}) hold {cells:,} elements, more than max_cells="
+                         f"{grid.max_cells:,} (about 13 bytes each for float64 frames); check the sensor "
+                         "size, or pass a larger max_cells")
+    return n_frames
 
 
 def _count_dtype(grid):
@@ -324,6 +346,7 @@ def _count_dtype(grid):
 
 
 def _zeros(grid, n_frames):
+    _checked_frames(grid, n_frames)
     return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=_count_dtype(grid))
 
 
@@ -342,7 +365,7 @@ def _count(grid, starts, ends, what=None, check_order=False):
     ev = grid.events
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
-    shape = (len(starts), grid.P, grid.H, grid.W)
+    shape = (_checked_frames(grid, len(starts)), grid.P, grid.H, grid.W)
     low = np.zeros(shape, dtype=np.uint8)
     spill = np.zeros(shape, dtype=_count_dtype(grid))
     check = what is not None or check_order

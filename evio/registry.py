@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -91,11 +92,24 @@ def _head(path: Path) -> bytes:
         return f.read(_SNIFF_BYTES)
 
 
+def check_source(path: Path) -> None:
+    """Refuse what is neither a regular file nor a folder (a FIFO, socket or device): evio's readers
+    seek, and reading a pipe would block until a writer comes, then fail."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) \
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+    raise FormatError(f"is {kind}; evio reads regular files and folders (save the stream to a file first)",
+                      path)
+
+
 def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSpec:
     """The format to read ``path`` with: the named one, else by suffix, checked against magic bytes."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
+    check_source(path)
     if format is not None:
         spec = get_format(format)
         if not spec.can_read:

@@ -102,14 +102,19 @@ def render_images(frames_or_events, *, T: int = 8, by: str = "count", sensor_siz
     frames, channels = _as_frames(frames_or_events, T, by, sensor_size, channels, duration)
     if len(frames) == 0:
         raise ValueError("no frames to render")
-    H = frames.shape[2]
-    panels = [event_image(f, channels) for f in frames]
+    H, W = frames.shape[2:]
     left = None
     if original is not None:
         img = np.asarray(original)
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"original must be uint8 [H, W, 3], got {img.dtype} {img.shape}")
         left = quantise(_fit_height(img, H))
+    per_image = len(frames) if grid else 1
+    width = per_image * (W + _GAP) - _GAP + (0 if left is None else left.shape[1] + _GAP)
+    if width * scale > 65535 or H * scale > 65535:
+        raise ValueError(f"frames of sensor_size (W={W}, H={H}) make a {width * scale} x {H * scale} pixel image "
+                         f"(scale={scale}{', grid' if grid else ''}); a GIF holds at most 65535 x 65535")
+    panels = [event_image(f, channels) for f in frames]
     steps = [panels] if grid else [[p] for p in panels]
     images = []
     for row in steps:

@@ -48,7 +48,7 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path):
 
 
 def test_progress_bar_appears_for_slow_conversions(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(cli._app, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr("click._termui_impl.isatty", lambda _: True, raising=False)
     src = tmp_path / "a.npy"
     evio.write(src, random_events(5000))

@@ -72,7 +72,7 @@ def test_truncated_zarr_missing_chunk(tmp_path):
     evio.write(path, random_events(50_000, seed=2), chunk_length=1 << 12)
     chunk = sorted((path / "events" / "x" / "c").iterdir())[3]
     chunk.unlink()
-    with pytest.raises(evio.FormatError, match="truncated zarr store"):
+    with pytest.raises(evio.FormatError, match="truncated or damaged zarr store"):
         evio.read(path)
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import evio
 from evio import FormatError, LossWarning
+from evio.events import record_bytes
 from evio.frames import _first_int_at_least
 
 W, H = 6, 4
@@ -267,19 +268,23 @@ def test_large_counts_float_exact():
     assert math.isclose(evio.frames(ev, 2, by="time", sensor_size=(W, H)).sum(), 70_000)
 
 
-def test_word_and_record_paths_agree():
-    """Aligned EVENT_DTYPE arrays are read 8 events per 13 words; slices and other layouts per record."""
+def test_byte_and_record_paths_agree(monkeypatch):
+    """EVENT_DTYPE arrays, at any alignment, are counted through their bytes (8 events per block);
+    other layouts (here a padded one) record by record: the same events give the same frames."""
+    monkeypatch.setattr(evio.kernels, "SCALAR", False)                 # the byte path even under the switch
     rng = np.random.default_rng(5)
     n = 1003
     ev = make(np.sort(rng.integers(0, 10**4, n)), rng.integers(0, W, n), rng.integers(0, H, n), rng.random(n) < 0.5)
     ev["x"][:300] = 1                                     # > 255 hits on one element: the uint8 table spills
     ev["y"][:300] = 2
     part = ev[3:]
+    padded = part.astype(np.dtype(evio.EVENT_DTYPE.descr, align=True))
     assert part.ctypes.data % 8 and part.copy().ctypes.data % 8 == 0
+    assert record_bytes(part).size == part.nbytes and record_bytes(padded).size == 0
     for kw in ({"by": "count"}, {"by": "time"}, {"by": "duration", "duration": 333},
                {"by": "count", "event_count": 101, "overlap": 7, "convention": "tonic"}):
-        a = evio.frames(part, 7, sensor_size=(W, H), **kw)
-        b = evio.frames(part.copy(), 7, sensor_size=(W, H), **kw)
-        assert np.array_equal(a, b)
+        expect = evio.frames(padded, 7, sensor_size=(W, H), **kw)
+        assert np.array_equal(evio.frames(part, 7, sensor_size=(W, H), **kw), expect)
+        assert np.array_equal(evio.frames(part.copy(), 7, sensor_size=(W, H), **kw), expect)
     total = evio.frames(part.copy(), 1, sensor_size=(W, H))
     assert total[0, :, 2, 1].sum() >= 297 and total.sum() == n - 3

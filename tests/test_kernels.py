@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -174,11 +175,11 @@ def test_evt2_vector_path_equals_word_loop(n, other, seed, cap, start):
         assert np.array_equal(a, b)
 
 
-# -- DAT: the 8-record vector path against the record loop ----------------------------------------
+# -- DAT: the record loop against a transcription of the format --------------------------------
 
 @given(st.integers(0, 3000), st.sampled_from([1, 2]), st.floats(0, 0.02), st.integers(0, 2 ** 32 - 1),
-       st.booleans())
-def test_dat_vector_path_equals_record_loop(n, version, wrap, seed, seen):
+       st.booleans(), st.integers(0, 3000))
+def test_dat_decoder_equals_reference(n, version, wrap, seed, seen, split):
     from evio.events import EVENT_DTYPE
     from evio.kernels import prophesee as K
 
@@ -189,16 +190,19 @@ def test_dat_vector_path_equals_record_loop(n, version, wrap, seed, seen):
     words = np.empty((n, 2), "<u4")
     words[:, 0] = t
     words[:, 1] = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)           # every bit pattern
+    state = np.array([int(t[0]) if n and seen else 0, 7 << 32, int(seen)], np.int64)
 
-    def decode(fast):
-        out = np.zeros(n, EVENT_DTYPE)
-        state = np.array([int(t[0]) if n and seen else 0, 7 << 32, int(seen)], np.int64)
-        raw = out.view(np.uint8) if fast else np.empty(0, np.uint8)
-        K.decode_dat_into(words, version, out["t"], out["x"], out["y"], out["p"], state, raw)
-        return out, state
-
-    (a, sa), (b, sb) = decode(True), decode(False)
-    assert np.array_equal(a, b) and np.array_equal(sa, sb)
+    expect = np.zeros(n, EVENT_DTYPE)
+    prev, offset, seen_t = (int(v) for v in state)
+    for i, (raw_t, d) in enumerate(words.tolist()):
+        offset += 2 ** 32 if seen_t and prev - raw_t > 2 ** 31 else 0
+        prev, seen_t = raw_t, 1
+        x, y, p = (d & 0x1FF, d >> 9 & 0xFF, d >> 17 & 0xF) if version == 1 else (d & 0x3FFF, d >> 14 & 0x3FFF, d >> 28 & 0xF)
+        expect[i] = (offset + raw_t, x, y, p > 0)
+    out = np.zeros(n, EVENT_DTYPE)
+    for lo, hi in ((0, min(split, n)), (min(split, n), n)):                   # in two calls, the state between
+        K.decode_dat(words[lo:hi], version, out["t"][lo:hi], out["x"][lo:hi], out["y"][lo:hi], out["p"][lo:hi], state)
+    assert np.array_equal(out, expect) and state.tolist() == [prev, offset, seen_t]
 
 
 # -- AEDAT 3.1: the 8-event vector path against the event loop ------------------------------------
@@ -240,3 +244,95 @@ def test_aedat3_vector_path_equals_event_loop(packets, seed, cap, start):
     assert sa == sb == aer.A3_END                                    # the packets are well formed
     assert len(b) == sum(n for n, _, _ in packets) - int(tb[aer.A3_INVALID]) - int(tb[aer.A3_OUT_OF_RANGE])
     assert np.array_equal(a, b) and np.array_equal(ta, tb)
+
+
+# -- the IR without typed pointers, and EVIO_SCALAR_KERNELS ------------------------------------------
+
+def test_ir_helpers_need_no_pointee_types(monkeypatch):
+    """Every load, GEP and store of the IR goes through helpers that state its element type, as the
+    opaque pointers of llvmlite without typed pointers need: built from pointers that carry no pointee
+    type (``as_pointer`` made opaque, as it will be), the IR verifies."""
+    import ast
+    import inspect
+
+    from llvmlite import binding, ir
+
+    from evio.kernels import _llvm
+
+    tree = ast.parse(inspect.getsource(_llvm))
+    users = {top.name for top in tree.body if isinstance(top, ast.FunctionDef) for node in ast.walk(top)
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("load", "gep", "store")}
+    assert users == {"_advance", "_load", "_store"}
+    if not _llvm._EXPLICIT_TYPES:
+        pytest.skip("this llvmlite has typed pointers only")
+    typed = ir.Type.as_pointer                       # llvmlite 0.50 itself still needs typed function pointers
+    monkeypatch.setattr(ir.Type, "as_pointer", lambda self, addrspace=0: typed(self, addrspace)
+                        if isinstance(self, ir.FunctionType) else ir.PointerType(addrspace=addrspace))
+    block = ir.VectorType(_llvm.I8, 8 * _llvm.RECORD)
+    module = ir.Module()
+    fn = ir.Function(module, ir.FunctionType(block, [ir.PointerType(), _llvm.I64]), "copy_block")
+    builder = ir.IRBuilder(fn.append_basic_block())
+    address = _llvm._advance(builder, fn.args[0], fn.args[1])
+    _llvm._prefetch(builder, address)
+    value = _llvm._load(builder, address, block)
+    _llvm._store(builder, value, address)
+    builder.ret(value)
+    assert '@"llvm.prefetch.p0"(' in str(module)
+    binding.parse_assembly(str(module)).verify()
+
+
+_SWITCH_PROBE = """
+import hashlib, json, sys, tempfile
+from pathlib import Path
+
+import evio
+from evio.kernels import aer, frames, prophesee
+
+offered = {}
+
+def spy(module, name, raw_at):
+    kernel = getattr(module, name)
+    def call(*args):
+        offered[name] = offered.get(name, False) or len(args[raw_at]) > 0
+        return kernel(*args)
+    setattr(module, name, call)
+
+spy(frames, "count_ranges", 1)
+spy(aer, "aedat2_decode", 13)
+spy(aer, "aedat3_decode", 9)
+spy(prophesee, "decode_evt2_into", 9)
+digest = hashlib.sha256()
+ev = evio.read(Path(sys.argv[1]) / "evt2_sample.raw")
+digest.update(ev.tobytes())
+digest.update(evio.frames(ev, 8).tobytes())
+part = ev[(ev["x"] < 346) & (ev["y"] < 260)]
+with tempfile.TemporaryDirectory() as tmp:
+    for fmt, options in (("aedat2", {"chip": "davis346"}), ("aedat3", {})):
+        evio.write(Path(tmp) / fmt, part, format=fmt, **options)
+        digest.update(evio.read(Path(tmp) / fmt, format=fmt).tobytes())
+print(json.dumps({"offered": offered, "digest": digest.hexdigest()}))
+"""
+
+
+def test_scalar_switch_withholds_the_vector_paths():
+    """With ``EVIO_SCALAR_KERNELS=1`` no kernel is given the record bytes its vector path needs (the
+    EVT 2.0 decoder, frame counting, AEDAT 2.0 and 3.1 written from the same real events), and the
+    results are those of the vector paths."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    runs = {}
+    for switch in ("0", "1"):
+        env = {**os.environ, "EVIO_SCALAR_KERNELS": switch}
+        done = subprocess.run([sys.executable, "-c", _SWITCH_PROBE, str(FIXTURES)], env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        runs[switch] = json.loads(done.stdout.splitlines()[-1])
+    kernels = {"count_ranges", "aedat2_decode", "aedat3_decode", "decode_evt2_into"}
+    assert runs["0"]["offered"] == dict.fromkeys(kernels, True)
+    assert runs["1"]["offered"] == dict.fromkeys(kernels, False)
+    assert runs["0"]["digest"] == runs["1"]["digest"]

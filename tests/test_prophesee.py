@@ -564,31 +564,6 @@ def test_peer_reads_evio_output(tmp_path, peer, target):
     _compare(ev, PEERS[peer](path), check_t=not (peer == "expelliarmus" and target == "evt3.raw"))
 
 
-# --- quick throughput (informational; prints with -s) -------------------------------------------
-@pytest.mark.peer
-def test_throughput_report(capsys):
-    rows = []
-    for name in ["evt2_sample.raw", "faery_evt2.raw", "evt3_sample.raw"]:
-        path = FIXTURES / name
-        readers = {"evio": lambda p: evio.read(p)}
-        readers.update(PEERS)
-        for who, fn in readers.items():
-            try:
-                fn(path)
-            except pytest.skip.Exception:
-                continue
-            best = min(_timed(fn, path) for _ in range(3))
-            rows.append(f"{name:28s} {who:13s} {TRUTH[name]['n'] / best / 1e6:8.1f} Mev/s")
-    with capsys.disabled():
-        print("\n" + "\n".join(rows))
-
-
-def _timed(fn, path):
-    t0 = time.perf_counter()
-    fn(path)
-    return time.perf_counter() - t0
-
-
 @pytest.mark.parametrize("name", ["evt2_sample.raw", "evt3_sample.raw", "NCARS_obj_004397_td.dat"])
 def test_streaming_memory_is_bounded_by_block_and_chunk(name):
     import tracemalloc

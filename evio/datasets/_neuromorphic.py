@@ -34,9 +34,8 @@ import numpy as np
 from .._atomic import AtomicDestination
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
-from ..formats.zarr_store import _compressors
-
-FRAMES_LAYOUT = "evio-frames-1"
+from ..formats.sample_store import FRAMES_LAYOUT
+from ..formats.zarr_store import _compressors, settle_writes
 
 
 # -- download and extraction ------------------------------------------------------------------------
@@ -253,6 +252,7 @@ def create_frame_store(path, dataset: NeuromorphicDataset, *, complete: bool) ->
         root["frames"][0] = probe
         dest.commit()
     except BaseException:
+        settle_writes()
         dest.discard()
         raise
 
@@ -413,6 +413,7 @@ def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, progress=No
         root.attrs["complete"] = True
         dest.commit()
     except BaseException:
+        settle_writes()
         dest.discard()
         raise
     return Path(path)

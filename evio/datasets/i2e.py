@@ -10,7 +10,6 @@ import glob
 import operator
 import os
 import re
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import packbits
+from .._atomic import sweep_stale, temp_sibling
 from ..dense import _as_numpy, from_dense
 from ..errors import FormatError
 from ..formats.parquet import ROW_GROUP_SIZE, ParquetShard, ShardFile, config_of, decode, pyarrow, split_of
@@ -320,7 +320,7 @@ class I2EShardWriter(AtomicWriter):
         self._created = [p for p in (self.out_dir, self.folder) if not p.exists()]
         for p in self._created:
             p.mkdir()
-        self._tag = uuid.uuid4().hex[:8]
+        sweep_stale(self.folder)
         self._parts: list[Path] = []
         self._file: ShardFile | None = None
         self._in_shard = 0
@@ -380,7 +380,7 @@ class I2EShardWriter(AtomicWriter):
     def _next_shard(self) -> None:
         if self._file is not None:
             self._file.close()
-        part = self.folder / f".{self.split}-{len(self._parts):05d}.evio-tmp-{self._tag}"
+        part = temp_sibling(self.folder / f"{self.split}-{len(self._parts):05d}")
         self._parts.append(part)
         self._file = ShardFile(part, row_group_size=self.row_group_size, compression=self.compression,
                                meta={"config": self.config_name, "split": self.split,

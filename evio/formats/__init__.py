@@ -9,6 +9,7 @@ register(npz.FORMAT)
 register(npy.FORMAT)
 register(csv_text.FORMAT)
 register(parquet.FORMAT)
+register(parquet.FOLDER_FORMAT)
 register(sample_store.FORMAT)
 from . import aedat4  # noqa: E402
 register(aedat4.FORMAT)

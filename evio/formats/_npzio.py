@@ -24,6 +24,13 @@ from .base import EventReader, EventWriter
 MAX_MEMBER_BYTES = 1 << 28
 #: Deflate cannot expand more than about 1032:1; a directory claiming more is lying.
 _DEFLATE_MAX_RATIO = 1032
+#: Default ``max_inflation`` of the npz readers: an archive whose members decompress to more than this
+#: many times the file size is refused (recorded events written by evio inflate 3-10x; a zip bomb of
+#: zeros about 1000x).
+MAX_INFLATION = 100
+#: Archives whose members decompress to at most this many bytes in all pass whatever their ratio
+#: (an empty dense sample deflates about 1000x).
+INFLATION_FLOOR = 64 << 20
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -41,6 +48,28 @@ def open_zip(path) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise FormatError(f"not a valid npz/zip file ({exc})", path) from None
+
+
+def check_inflation(zf: zipfile.ZipFile, path, max_inflation: float | None) -> None:
+    """Raise :class:`FormatError` for a member whose declared size cannot be true, or naming the largest
+    member when the declared sizes add up to more than ``max_inflation`` times the file size and more
+    than :data:`INFLATION_FLOOR` bytes (``max_inflation=None``: no such cap). Reads never go past a
+    member's declared size."""
+    bad_ratio = isinstance(max_inflation, bool) or not isinstance(max_inflation, (int, float, type(None)))
+    if bad_ratio or (max_inflation is not None and not max_inflation > 0):
+        raise ValueError(f"max_inflation must be a positive number or None, got {max_inflation!r}")
+    members = zf.infolist()
+    for info in members:
+        _check_directory_entry(info, info.filename.removesuffix(".npy"), path)
+    total = sum(info.file_size for info in members)
+    size = os.path.getsize(path)
+    if max_inflation is None or total <= max(INFLATION_FLOOR, max_inflation * size):
+        return
+    big = max(members, key=lambda info: info.file_size)
+    raise FormatError(f"members decompress to {total:,} bytes, {total / max(size, 1):,.0f} times the {size:,}-byte "
+                      f"file (more than max_inflation={max_inflation}): member {big.filename!r} declares "
+                      f"{big.file_size:,} bytes from {big.compress_size:,}; pass max_inflation=None (or a larger "
+                      "ratio) to read it anyway", path)
 
 
 def member_keys(zf: zipfile.ZipFile) -> list[str]:
@@ -152,16 +181,17 @@ class SampleReader(EventReader):
 
     format_name = "npz"
     layout = "?"
-    #: Reader options specific to this layout (besides ``chunk_size``).
+    #: Reader options specific to this layout (besides ``chunk_size`` and ``max_inflation``).
     layout_options: tuple[str, ...] = ()
 
-    def __init__(self, path, **options):
+    def __init__(self, path, *, max_inflation: float | None = MAX_INFLATION, **options):
         super().__init__(path, **options)
         self.version = self.layout
         self._events = empty_events()
         self._details: dict = {}
         zf = open_zip(self.path)
         try:
+            check_inflation(zf, self.path, max_inflation)
             self._events = self._load(zf)
         finally:
             zf.close()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, IndexWarning
 from ..events import EVENT_DTYPE, FIELDS, empty_events, fill_fields
 from ..kernels.summary import Summary
 from ..kernels.time_index import DEFAULT_BIN_WIDTH, TimeIndexBuilder, window_bounds
@@ -54,7 +55,8 @@ class StoreReader(EventReader):
         raise NotImplementedError
 
     def _verify(self, arrays: dict) -> None:
-        """Extra integrity checks on an evio-written store (e.g. that every chunk exists)."""
+        """Extra integrity checks on an evio-written store (e.g. that every chunk exists);
+        ``arrays`` maps each stored path (``events/t``, ``ms_to_idx``, ...) to its array."""
 
     def _close_root(self) -> None:
         pass
@@ -116,7 +118,10 @@ class StoreReader(EventReader):
                     f"truncated or damaged store: attribute event_count={declared} but datasets hold {self.count}",
                     self.path,
                 )
-            self._verify(arrays)
+            stored = {mapping[f]: arr for f, arr in arrays.items()}
+            stored.update({name: self._root[name] for name in ("t_offset", "ms_to_idx", "time_index")
+                           if self._contains(name)})
+            self._verify(stored)
         self.t_offset = self._read_t_offset()
         meta = {}
         if "evio_meta" in attrs:
@@ -199,23 +204,45 @@ class StoreReader(EventReader):
         return self._read_range(0, self.count)
 
     def time_window(self, t0: int, t1: int) -> np.ndarray:
-        """Events with ``t0 <= t < t1``; with a time index only the chunks around the window are read."""
+        """Events with ``t0 <= t < t1``; with a time index only the chunks around the window are read.
+
+        The index is checked against the timestamps at the window's edges: one that does not match
+        (damaged, or written for other data) is not trusted, and every event is scanned instead,
+        with a warning.
+        """
         t0, t1 = int(t0), int(t1)
         if self._index is None:
             return super().time_window(t0, t1)
         if t1 <= t0:
             return empty_events()
         lo0, hi0, lo1, hi1 = window_bounds(self._index, self._bin_width, self.t_offset, t0, t1)
-        if hi1 - lo0 <= _MERGED_T_READ:
-            t = self._read_t(lo0, hi1)
-            i0 = lo0 + int(np.searchsorted(t[: hi0 - lo0], np.int64(t0), side="left"))
-            i1 = lo1 + int(np.searchsorted(t[lo1 - lo0:], np.int64(t1), side="left"))
-            i1 = max(i0, i1)
-            return self._read_range(i0, i1, t[i0 - lo0:i1 - lo0])
-        i0 = lo0 + int(np.searchsorted(self._read_t(lo0, hi0), np.int64(t0), side="left"))
-        lo1 = max(lo1, i0)
-        i1 = lo1 + int(np.searchsorted(self._read_t(lo1, hi1), np.int64(t1), side="left"))
-        return self._read_range(i0, max(i0, i1))
+        a, b = max(lo0 - 1, 0), min(hi1 + 1, self.count)
+        if b - a <= _MERGED_T_READ:
+            t = self._read_t(a, b)
+            i0 = lo0 + int(np.searchsorted(t[lo0 - a:hi0 - a], np.int64(t0), side="left"))
+            i1 = max(i0, lo1 + int(np.searchsorted(t[lo1 - a:hi1 - a], np.int64(t1), side="left")))
+            edges_match = self._starts_at(i0, t0, t, a) and self._starts_at(i1, t1, t, a)
+            if edges_match:
+                return self._read_range(i0, i1, t[i0 - a:i1 - a])
+        else:
+            i0 = lo0 + int(np.searchsorted(self._read_t(lo0, hi0), np.int64(t0), side="left"))
+            lo1 = max(lo1, i0)
+            i1 = max(i0, lo1 + int(np.searchsorted(self._read_t(lo1, hi1), np.int64(t1), side="left")))
+            edges_match = self._starts_at(i0, t0) and self._starts_at(i1, t1)
+            if edges_match:
+                return self._read_range(i0, i1)
+        warnings.warn(f"{self.path}: the time index does not match the timestamps (damaged?); "
+                      "scanning every event instead", IndexWarning, stacklevel=2)
+        return super().time_window(t0, t1)
+
+    def _starts_at(self, i: int, tq: int, t: np.ndarray | None = None, a: int = 0) -> bool:
+        """Whether event ``i`` is the first with ``t >= tq`` (``t``: timestamps from event ``a`` on)."""
+        def at(k: int) -> int:
+            if t is not None and 0 <= k - a < len(t):
+                return int(t[k - a])
+            return int(self._read_t(k, k + 1)[0])
+
+        return (i == 0 or at(i - 1) < tq) and (i == self.count or at(i) >= tq)
 
     @property
     def has_time_index(self) -> bool:

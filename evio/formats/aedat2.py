@@ -266,6 +266,30 @@ def decode_raw_dvs128(address, timestamp=None) -> dict:
     return out
 
 
+def _frame(chip: str, orientation: str) -> tuple[int, int]:
+    """``(W, H)`` of ``chip``'s pixel array as the events see it in ``orientation``."""
+    _, w, h = CHIPS[chip]
+    return (h, w) if orientation == "spikingjelly-cifar10dvs" else (w, h)
+
+
+def _fits(size, chip: str, orientation: str) -> bool:
+    w, h = _frame(chip, orientation)
+    return size[0] <= w and size[1] <= h
+
+
+def _no_fit_message(size, chip: str, orientation: str) -> str:
+    """Why ``size`` cannot be written as ``chip``, and what to write instead."""
+    w, h = _frame(chip, orientation)
+    text = (f"sensor size {size[0]} x {size[1]} does not fit chip {chip} ({w} x {h}); write AEDAT 3.1 "
+            "with format='aedat3', which has no fixed frame")
+    bigger = [c for c in sorted(CHIPS, key=lambda c: CHIPS[c][1] * CHIPS[c][2])
+              if c != chip and _fits(size, c, "caer")]
+    if bigger:
+        fw, fh = _frame(bigger[0], "caer")
+        text += f", or pass chip='{bigger[0]}' ({fw} x {fh})"
+    return text
+
+
 class Aedat2Writer(EventWriter):
     """Writes jAER AEDAT 2.0. Options: ``chip`` ("dvs128" default, "davis240", "davis346"),
     ``orientation`` (the preset the events are in; inverted when encoding; default "caer").
@@ -280,25 +304,22 @@ class Aedat2Writer(EventWriter):
 
     def __init__(self, path, *, chip: str = "dvs128", orientation: str = DEFAULT_ORIENTATION, **options):
         chip = chip.lower()
-        size = options.get("sensor_size") or (options.get("meta") or {}).get("sensor_size")
-        if chip in CHIPS and size is not None:
-            _, cw, ch = CHIPS[chip]
-            full = [ch, cw] if orientation == "spikingjelly-cifar10dvs" else [cw, ch]
-            if [int(v) for v in size[:2]] == full:  # the chip's own size is implied by the AEChip line
-                self.stores_meta = self.stores_meta + ("sensor_size",)
-        super().__init__(path, **options)
         if chip not in CHIPS:
             raise ValueError(f"chip must be one of {sorted(CHIPS)}, got {chip!r}")
         if orientation not in ORIENTATIONS:
             raise ValueError(f"orientation must be one of {sorted(ORIENTATIONS)}, got {orientation!r}")
         if orientation == "spikingjelly-cifar10dvs" and chip != "dvs128":
             raise ValueError("orientation 'spikingjelly-cifar10dvs' applies to DVS128 addresses only")
+        size = options.get("sensor_size") or (options.get("meta") or {}).get("sensor_size")
+        if size is not None:
+            size = [int(v) for v in size[:2]]
+            if not _fits(size, chip, orientation):  # before any warning about metadata: nothing is written
+                raise FormatError(_no_fit_message(size, chip, orientation), path)
+            if size == list(_frame(chip, orientation)):  # the chip's own size is implied by the AEChip line
+                self.stores_meta = self.stores_meta + ("sensor_size",)
+        super().__init__(path, **options)
         self.chip, self.orientation = chip, orientation
         self._layout, self._w, self._h = CHIPS[chip]
-        size = self.meta.get("sensor_size")
-        expect = [self._h, self._w] if orientation == "spikingjelly-cifar10dvs" else [self._w, self._h]
-        if size is not None and (size[0] > expect[0] or size[1] > expect[1]):
-            raise FormatError(f"sensor_size {size} does not fit chip {chip} ({expect[0]}x{expect[1]})", path)
         self._file = open(self.tmp_path, "wb")  # noqa: SIM115  (closed by _finish/_release)
         aechip = {"dvs128": "ch.unizh.ini.jaer.chip.retina.DVS128",
                   "davis240": "eu.seebetter.ini.chips.davis.DAVIS240C",

@@ -33,8 +33,10 @@ _XML_COMPRESSION = {0: "NONE", 1: "LZ4", 3: "ZSTD"}
 MAX_HEADER_BYTES = 16 << 20
 #: Largest decompressed packet accepted (16 Mi events).
 MAX_PACKET_BYTES = 256 << 20
-#: A decompressed packet may be at most this many times its compressed size (plus 1 MiB).
+#: A decompressed ZSTD packet may be at most this many times its compressed size (plus 1 MiB).
 MAX_RATIO = 1024
+#: The same for LZ4, which cannot expand more than about 255:1.
+MAX_LZ4_RATIO = 256
 #: Events per packet written by :class:`Aedat4Writer` unless told otherwise.
 DEFAULT_PACKET_EVENTS = 8192
 _WRITER_HEADER_BYTES = 4096  # size-prefixed IOHeader buffer, padded so it can be written last
@@ -307,10 +309,18 @@ class Aedat4Reader(EventReader):
             out["damaged_at_byte"] = self._broken[1]
         return out
 
+    def _cap(self, n: int) -> int:
+        """The most bytes a packet body of ``n`` compressed bytes may decompress to."""
+        if self._compression == 0:
+            return n
+        ratio = MAX_LZ4_RATIO if self._compression in (1, 2) else MAX_RATIO
+        return min(MAX_PACKET_BYTES, ratio * n + (1 << 20))
+
     def _decompress(self, body: bytes, pos: int, hint: int | None = None) -> bytes:
-        """``hint``: the expected decompressed size, if known (only sizes the first output buffer)."""
+        """``hint``: the expected decompressed size, if known (only sizes the first output buffer, never
+        beyond what ``body`` can decompress to)."""
         code = self._compression
-        cap = min(MAX_PACKET_BYTES, MAX_RATIO * len(body) + (1 << 20))
+        cap = self._cap(len(body))
         if code == 0:
             return body
         try:
@@ -409,10 +419,7 @@ class Aedat4Reader(EventReader):
         it starts from the compressed size and grows geometrically. It is trimmed at the end."""
         sizes = [n for _, n in self._index]
         compressed = sum(sizes)
-        if self._compression == 0:
-            bound = compressed // kern.EVENT_STRUCT_SIZE
-        else:
-            bound = sum(min(MAX_PACKET_BYTES, MAX_RATIO * n + (1 << 20)) for n in sizes) // kern.EVENT_STRUCT_SIZE
+        bound = sum(self._cap(n) for n in sizes) // kern.EVENT_STRUCT_SIZE
         guess = self.count if self.count is not None else compressed // 4
         cap = max(1, min(guess, bound, max(compressed, 1 << 16)))
         out = np.empty(cap, dtype=EVENT_DTYPE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -138,14 +139,45 @@ class AtomicWriter:
     """Lifecycle of a writer whose output appears only when :meth:`close` succeeds.
 
     Subclasses set ``self._dest`` (an :class:`~evio._atomic.AtomicDestination`) and
-    ``self._closed = False``, and implement ``_finish`` and ``_release``.
+    ``self._closed = False``, and implement ``_finish`` and ``_release``. Whatever fails (a full disk,
+    an interrupt, a constructor that raises half-way), the temporary output is removed, and an
+    ``OSError`` names the destination.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_discards_on_failure", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **options):
+            try:
+                init(self, *args, **options)
+            except BaseException as exc:
+                if getattr(self, "_dest", None) is not None and not getattr(self, "_closed", False):
+                    self._closed = True
+                    self._cleanup()
+                _reraise_naming(exc, getattr(self, "path", None))
+
+        __init__._discards_on_failure = True
+        cls.__init__ = __init__
 
     def _finish(self) -> None:
         """Flush and close the temporary output (called once, before the rename)."""
 
     def _release(self) -> None:
         """Close open handles without finishing (called before the temporary output is removed)."""
+
+    def _cleanup(self) -> None:
+        """Release handles as far as possible (closing may fail again on a full disk), then remove
+        the temporary output."""
+        try:
+            self._release()
+        except BaseException:
+            pass
+        finally:
+            self._dest.discard()
 
     def close(self) -> None:
         if self._closed:
@@ -154,18 +186,16 @@ class AtomicWriter:
         try:
             self._finish()
             self._dest.commit()
-        except BaseException:
-            self._release()
-            self._dest.discard()
-            raise
+        except BaseException as exc:
+            self._cleanup()
+            _reraise_naming(exc, self.path)
 
     def abort(self) -> None:
         """Drop everything written so far."""
         if self._closed:
             return
         self._closed = True
-        self._release()
-        self._dest.discard()
+        self._cleanup()
 
     def __enter__(self):
         return self
@@ -186,6 +216,16 @@ class AtomicWriter:
                 pass
 
 
+def _reraise_naming(exc: BaseException, path):
+    """Raise ``exc``; an ``OSError`` about the temporary output (or about no file) is raised again
+    naming the destination ``path`` instead, with the plain message for its errno."""
+    if not isinstance(exc, OSError) or path is None or exc.errno is None:
+        raise exc
+    if exc.filename is not None and ".evio-tmp-" not in os.fspath(exc.filename):
+        raise exc
+    raise type(exc)(exc.errno, os.strerror(exc.errno), os.fspath(path)) from exc
+
+
 class HeaderAfterBody:
     """For writers whose header depends on every event (counts, sizes): events are spooled to a
     temporary ``.body`` file beside the output and copied behind the header by :meth:`_emit`."""
@@ -204,10 +244,13 @@ class HeaderAfterBody:
         self._release()
 
     def _release(self) -> None:
-        self._file.close()
-        self._body.close()
-        if self._body_path.exists():
-            self._body_path.unlink()
+        try:
+            self._file.close()
+        finally:
+            try:
+                self._body.close()
+            finally:
+                self._body_path.unlink(missing_ok=True)
 
 
 class EventWriter(AtomicWriter):
@@ -257,7 +300,10 @@ class EventWriter(AtomicWriter):
                 f"{self.path}: events reach x={self.summary.x_max}, y={self.summary.y_max}, "
                 f"outside sensor_size (W={size[0]}, H={size[1]})"
             )
-        self._write(events)
+        try:
+            self._write(events)
+        except OSError as exc:
+            _reraise_naming(exc, self.path)
 
     def _write(self, events: np.ndarray) -> None:
         raise NotImplementedError

@@ -6,6 +6,7 @@ Opens in plain h5py (``f["events/t"][:] + f["t_offset"][()]``) with the default 
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -124,7 +125,37 @@ class HDF5Writer(StoreWriter):
             self._root.attrs[key] = value
 
     def _close_root(self):
+        # A full disk fails the flush, after which the file can still be closed (see _release); a
+        # failed H5Fclose leaves HDF5 in a state where any later close or exit crashes the process.
+        try:
+            self._root.flush()
+        except RuntimeError as exc:
+            match = re.search(r"errno = (\d+)", str(exc))
+            if match is None:
+                raise
+            raise OSError(int(match.group(1)), os.strerror(int(match.group(1)))) from exc
         self._root.close()
+
+    def _release(self):
+        if self._root is not None:
+            _writes_to_devnull(self._root)
+        super()._release()
+
+
+def _writes_to_devnull(h5file) -> None:
+    """Point the file's descriptor at /dev/null, so that closing a file being discarded writes
+    nothing (and cannot fail on a full disk)."""
+    try:
+        fd = h5file.id.get_vfd_handle()
+    except Exception:
+        return
+    if not isinstance(fd, int) or fd < 0:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 FORMAT = FormatSpec(

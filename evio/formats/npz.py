@@ -6,7 +6,9 @@
 - ``es-imagenet`` (keys ``pos``, ``neg``): :mod:`evio.formats.npz_es_imagenet`.
 
 Reading picks the layout whose keys the archive holds (``layout=`` forces one); writing takes
-``layout=`` (default ``"spikingjelly"``). ``reader.version`` names the layout.
+``layout=`` (default ``"spikingjelly"``). ``reader.version`` names the layout. Every reader refuses
+an archive that inflates more than ``max_inflation`` times its size (default 100; ``None``: no cap;
+see :func:`evio.formats._npzio.check_inflation`).
 
 The SpikingJelly layout (``events_np`` folders) has one 1-D array per field. It reads any integer
 dtypes (SpikingJelly writes ``t`` big-endian ``>u4``, ``x``/``y`` uint32, ``p`` int64) and streams them
@@ -28,7 +30,7 @@ from ..events import FIELDS, from_fields
 from ..registry import FormatSpec
 from . import npz_es_imagenet, npz_i2e_dense, npz_i2e_sparse
 from ._npyio import NpyStream, npy_header
-from ._npzio import member_keys, open_zip
+from ._npzio import MAX_INFLATION, check_inflation, member_keys, open_zip
 from .base import EventReader, EventWriter
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -43,11 +45,12 @@ class NpzReader(EventReader):
     layout = "spikingjelly"
     layout_options: tuple[str, ...] = ()
 
-    def __init__(self, path, **options):
+    def __init__(self, path, *, max_inflation: float | None = MAX_INFLATION, **options):
         super().__init__(path, **options)
         self.version = self.layout
         self._zip = open_zip(self.path)
         try:
+            check_inflation(self._zip, self.path, max_inflation)
             names = {n[:-4] for n in self._zip.namelist() if n.endswith(".npy")}
             missing = [f for f in FIELDS if f not in names]
             if missing:
@@ -71,12 +74,19 @@ class NpzReader(EventReader):
             raise
 
     def _member(self, key: str) -> NpyStream:
+        """Member ``key`` as a stream, once its ``.npy`` header agrees with the zip directory's size."""
         try:
-            fileobj = self._zip.open(f"{key}.npy")
+            info = self._zip.getinfo(f"{key}.npy")
+            fileobj = self._zip.open(info)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise FormatError(f"{key}: cannot open member ({exc})", self.path) from None
         try:
-            return NpyStream(fileobj, key, self.path)
+            stream = NpyStream(fileobj, key, self.path)
+            declared = fileobj.tell() + stream.remaining * stream.dtype.itemsize
+            if declared != info.file_size:
+                raise FormatError(f"{key}: npy header declares {declared:,} bytes, the zip directory "
+                                  f"{info.file_size:,}", self.path)
+            return stream
         except BaseException:
             fileobj.close()
             raise
@@ -164,7 +174,7 @@ LAYOUTS: dict[str, Layout] = {
     npz_es_imagenet.LAYOUT: Layout(npz_es_imagenet.KEYS, npz_es_imagenet.ESImageNetReader,
                                    npz_es_imagenet.ESImageNetWriter),
 }
-_GENERAL_OPTIONS = {"reader": ("chunk_size",), "writer": ("sensor_size", "meta")}
+_GENERAL_OPTIONS = {"reader": ("chunk_size", "max_inflation"), "writer": ("sensor_size", "meta")}
 
 
 def _layout(name) -> Layout:

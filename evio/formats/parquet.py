@@ -338,6 +338,99 @@ class I2EParquetReader(SampleReader):
         self.shard.close()
 
 
+def folder_shards(folder) -> list[Path]:
+    """The shard files of a Hub-layout folder with one config: ``folder/[data/]*.parquet``, else the
+    same in its only subfolder that holds any; [] otherwise (none, or several configs)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = _parquet_files(folder)
+    if found:
+        return found
+    configs = _configs(folder)
+    return _parquet_files(configs[0]) if len(configs) == 1 else []
+
+
+def is_shard_folder(path) -> bool:
+    try:
+        return bool(folder_shards(path))
+    except OSError:
+        return False
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    return [p for d in (folder, folder / "data") for p in sorted(d.glob("*.parquet"))
+            if p.is_file() and not p.name.startswith(".")]
+
+
+def _configs(folder: Path) -> list[Path]:
+    return [d for d in sorted(folder.iterdir())
+            if d.is_dir() and not d.name.startswith(".") and _parquet_files(d)]
+
+
+class I2EShardFolderReader(SampleReader):
+    """Reads a folder of I2E shards in the Hub layout, as ``evio i2e SRC DIR`` writes it:
+    ``DIR/<config>/[data/]<split>-0000k-of-0000n.parquet`` with one config, or the config folder.
+    Options: ``split`` (only that split's shards; reading the samples of a folder that holds several
+    splits needs it), ``rate_samples`` (samples scanned by ``evio.info``; None = all)."""
+
+    format_name = "i2e-shards"
+
+    def __init__(self, path, *, split: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 rate_samples: int | None = RATE_SAMPLES):
+        super().__init__(path, chunk_size=chunk_size, rate_samples=rate_samples)
+        files = folder_shards(self.path)
+        if not files:
+            configs = [d.name for d in _configs(self.path)] if self.path.is_dir() else []
+            if configs:
+                raise FormatError(f"holds several configs {configs}; read one config folder, e.g. "
+                                  f"{self.path / configs[0]}", self.path)
+            raise FormatError("no I2E shards: expected <config>/<split>-0000k-of-0000n.parquet files in this "
+                              "folder", self.path)
+        self.splits = sorted({split_of(f) or "?" for f in files})
+        if split is not None:
+            files = [f for f in files if split_of(f) == split]
+            if not files:
+                raise FormatError(f"no {split!r} shards (splits here: {', '.join(self.splits)})", self.path)
+            self.splits = [split]
+        self.shards: list[I2EParquetReader] = []
+        try:
+            for f in files:
+                self.shards.append(I2EParquetReader(f, rate_samples=None))
+        except BaseException:
+            self.close()
+            raise
+        self.count = sum(s.count for s in self.shards)
+        self.version = self.shards[0].version
+        self.meta.update({k: v for k, v in self.shards[0].meta.items() if k in ("config", "channels", "class_names")})
+        self.meta["split"] = self.splits[0] if len(self.splits) == 1 else None
+        if len(self.splits) > 1:
+            self.meta["splits"] = self.splits
+        shapes = sorted({s.shape for s in self.shards if s.shape is not None})
+        if len(shapes) > 1:
+            self.close()
+            raise FormatError(f"shards of different sample shapes {shapes}; a collection holds one shape", self.path)
+        self._set_shape(shapes[0] if shapes else None)
+
+    def _samples(self, size: int):
+        if len(self.splits) > 1:
+            raise FormatError(f"holds the splits {self.splits}; read one with split=NAME", self.path)
+        return (batch for shard in self.shards for batch in shard.samples(size))
+
+    def _count_events(self, limit):
+        events = scanned = 0
+        for shard in self.shards:
+            if limit is not None and scanned >= limit:
+                break
+            e, n = shard._count_events(None if limit is None else limit - scanned)
+            events, scanned = events + e, scanned + n
+        return events, scanned
+
+    def close(self) -> None:
+        for shard in self.shards:
+            shard.close()
+
+
 def hf_features(class_names: list[str]) -> dict:
     """Hugging Face ``datasets`` schema metadata: ``label`` as a ``ClassLabel`` with these names."""
     return {"info": {"features": {
@@ -432,5 +525,16 @@ FORMAT = FormatSpec(
     magic=(b"PAR1",),
     reader=I2EParquetReader,
     writer=I2EParquetWriter,
+    kind="samples",
+)
+
+FOLDER_FORMAT = FormatSpec(
+    name="i2e-shards",
+    description="folder of I2E parquet shards in the Hub layout <config>/<split>-0000k-of-0000n.parquet "
+                "(written by evio i2e, or evio convert SRC DIR/); needs pyarrow",
+    suffixes=(),
+    directory=True,
+    sniff=is_shard_folder,
+    reader=I2EShardFolderReader,
     kind="samples",
 )

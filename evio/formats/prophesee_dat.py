@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ..events import EVENT_DTYPE, record_bytes
+from ..events import EVENT_DTYPE
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
 from .base import EventReader, EventWriter, HeaderAfterBody
@@ -96,8 +96,7 @@ class DatReader(EventReader):
             k = min(per_block, len(out) - done)
             words = read_words(self._file, block, k, self.path)
             part = out[done:done + k]
-            K.decode_dat_into(words, self.dat_version, part["t"], part["x"], part["y"], part["p"], state,
-                              record_bytes(part))
+            K.decode_dat(words, self.dat_version, part["t"], part["x"], part["y"], part["p"], state)
             done += k
 
     def _chunks(self, size):

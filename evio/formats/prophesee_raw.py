@@ -9,7 +9,8 @@ Reading streams blocks of ``block_bytes`` (option) through Numba decoders with e
 memory stays bounded and any block size gives the same events. External triggers are not events:
 :meth:`RawReader.triggers` returns them. A trailing partial word raises :class:`FormatError`.
 
-Writing supports EVT 2.0 (default) and EVT 3.0 (``encoding="evt3"``); t must be non-decreasing and
+Writing supports EVT 2.0 and EVT 3.0 (``encoding="evt2"``/``"evt3"``; by default the encoding the
+metadata names, as a converted RAW file carries it, else EVT 2.0); t must be non-decreasing and
 >= 0, x and y < 2048.
 """
 
@@ -477,17 +478,26 @@ def _triggers(tt, tid, tval):
     return out
 
 
+def _source_encoding(meta: dict) -> str:
+    """The encoding named by ``meta["encoding"]`` (e.g. ``"EVT 3.0"`` from a RAW source) where evio
+    writes it, else ``"evt2"``."""
+    name = _ENCODINGS.get(str(meta.get("encoding")).strip().lower().replace(" ", ""))
+    return name if name in ("evt2", "evt3") else "evt2"
+
+
 class RawWriter(HeaderAfterBody, EventWriter):
-    """Options: ``encoding`` (``"evt2"`` default, or ``"evt3"``). Needs t non-decreasing,
-    0 <= t < 2**50 (EVT2) or 2**40 (EVT3) µs, x and y < 2048. The header records ``% evt``, ``% format`` and ``% geometry``."""
+    """Options: ``encoding`` (``"evt2"`` or ``"evt3"``; default: the ``encoding`` in ``meta``, as a
+    converted RAW file carries it, where that is one of the two, else ``"evt2"``). Needs t
+    non-decreasing, 0 <= t < 2**50 (EVT2) or 2**40 (EVT3) µs, x and y < 2048. The header records
+    ``% evt``, ``% format`` and ``% geometry``."""
 
     format_name = "prophesee-raw"
     stores_meta = ("time_unit", "sensor_size", "encoding", "serial_number", "plugin_name", "date",
                    "header_offset", "sensor_size_source", "trigger_count")
 
-    def __init__(self, path, *, encoding: str = "evt2", **options):
+    def __init__(self, path, *, encoding: str | None = None, **options):
         super().__init__(path, **options)
-        enc = _encoding_name(encoding, self.path)
+        enc = _encoding_name(encoding or _source_encoding(self.meta), self.path)
         if enc == "evt21":
             raise FormatError("evio writes EVT 2.0 and EVT 3.0, not EVT 2.1", self.path)
         self.encoding = enc

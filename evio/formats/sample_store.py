@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import AtomicDestination
+from .._atomic import AtomicDestination, evio_layout
 from ..errors import FormatError
 from ..registry import FormatSpec
 from .base import AtomicWriter, DEFAULT_CHUNK_SIZE, EventReader, clean_meta
 
 LAYOUT = "evio-samples-1"
+#: Layout of the frame stores of ``evio dataset prepare`` (see :mod:`evio.datasets._neuromorphic`).
+FRAMES_LAYOUT = "evio-frames-1"
 #: Bytes of dense bool samples held in memory per batch when no batch size is given.
 BATCH_BYTES = 64 << 20
 #: Bytes of dense bool samples per shard file of a sample store with ``samples_per_shard="auto"``.
@@ -242,13 +244,44 @@ def check_batch(dense, labels, file_paths, start: int, shape):
 
 def is_sample_store(path) -> bool:
     """True for a zarr v3 folder whose root attribute ``evio_layout`` is ``"evio-samples-1"``."""
+    return evio_layout(path) == LAYOUT
+
+
+def is_frame_store(path) -> bool:
+    """True for a frame store written by ``evio dataset prepare`` (or a dataset's ``cache=``)."""
+    return evio_layout(path) == FRAMES_LAYOUT
+
+
+def frame_store_info(path) -> dict:
+    """``evio.info`` of a frame store: dataset, split, samples, classes, frame shape ``T, C, H, W`` and
+    dtype, the frame and dataset options, whether every sample is written, size on disk. Its frames
+    are read with :class:`evio.datasets.PreparedFrames`."""
+    from ._store import path_size
+
     try:
-        with open(Path(path) / "zarr.json", "rb") as f:
-            doc = json.loads(f.read(1 << 20))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and isinstance(doc.get("attributes"), dict) \
-        and doc["attributes"].get("evio_layout") == LAYOUT
+        root = _zarr().open_group(store=str(path), mode="r", zarr_format=3)
+        attrs = dict(root.attrs)
+        frames, labels = root["frames"], np.asarray(root["label"][:], np.int64)
+    except Exception as exc:  # zarr raises many types for a damaged store
+        raise FormatError(f"cannot open frame store ({type(exc).__name__}: {exc})", path) from None
+    if len(frames.shape) != 5:
+        raise FormatError(f"frames must be [N, T, C, H, W], is {frames.shape}", path)
+    n, T, C, H, W = (int(v) for v in frames.shape)
+    complete = bool(attrs.get("complete"))
+    written = n if complete else sum(1 for f in (Path(path) / "frames").glob("c.*") if f.is_file())
+    options = {}
+    for key in ("frames", "options"):
+        try:
+            options[key] = json.loads(attrs[key])
+        except (KeyError, TypeError, ValueError):
+            options[key] = attrs.get(key)
+    return {"path": str(path), "format": "zarr-frames", "version": FRAMES_LAYOUT, "kind": "frames",
+            "dataset": attrs.get("dataset"), "split": attrs.get("split"), "sample_count": n,
+            "samples_written": written, "complete": complete,
+            "classes": len(np.unique(labels)) if n else 0, "T": T, "C": C, "H": H, "W": W,
+            "dtype": str(frames.dtype), "sensor_size": [W, H], "time_unit": "timestep",
+            "frame_options": options["frames"], "dataset_options": options["options"],
+            "size_bytes": path_size(path)}
 
 
 def _zarr():
@@ -448,6 +481,9 @@ class SampleStoreWriter(SampleWriter):
         self._root = None
 
     def _release(self) -> None:
+        from .zarr_store import settle_writes
+
+        settle_writes()
         self._root = None
         self._pending_dense = []
 

@@ -5,6 +5,8 @@ Readable with plain zarr-python: ``zarr.open_group(p)["events/t"][:] + zarr.open
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from ..errors import FormatError
@@ -35,6 +37,24 @@ def _compressors(compression, level):
     if compression == "gzip":
         return GzipCodec(level=4 if level is None else int(level))
     raise ValueError(f"unknown zarr compression {compression!r}; choose one of {COMPRESSIONS}")
+
+
+def settle_writes() -> None:
+    """Wait until zarr has no write in flight. When one chunk write fails (a full disk), zarr raises
+    at once while the others still run and may create files after the temporary store is removed."""
+    try:
+        from zarr.core.sync import sync
+    except ImportError:
+        return
+
+    async def others_done():
+        current = asyncio.current_task()
+        await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not current), return_exceptions=True)
+
+    try:
+        sync(others_done(), timeout=60)
+    except Exception:
+        pass
 
 
 def _is_zarr_v3_folder(path) -> bool:
@@ -71,9 +91,8 @@ class ZarrReader(StoreReader):
             except Exception as exc:
                 raise FormatError(f"cannot list chunks of {name} ({exc})", self.path) from None
             if have != want:
-                raise FormatError(
-                    f"truncated zarr store: events/{name} has {have} of {want} chunks", self.path
-                )
+                raise FormatError(f"truncated or damaged zarr store: {name} has {have} of {want} chunks",
+                                  self.path)
 
 
 class ZarrWriter(StoreWriter):
@@ -107,6 +126,10 @@ class ZarrWriter(StoreWriter):
 
     def _set_attrs(self, attrs):
         self._root.attrs.update(attrs)
+
+    def _release(self):
+        settle_writes()
+        super()._release()
 
 
 FORMAT = FormatSpec(

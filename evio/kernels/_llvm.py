@@ -1,16 +1,27 @@
-"""LLVM-level helpers for Numba kernels: a prefetch hint, an unaligned 64-bit load, a vector
-decode of the timestamps of 8 packed ``EVENT_DTYPE`` records, and vector AEDAT 2.0 and EVT 2.0
-decoders of 8 words into 8 records.
+"""LLVM-level helpers for the Numba kernels, each with an exact scalar twin in its caller:
+
+- ``prefetch``, ``load_u64`` and ``t_decreases8`` (the timestamps of 8 packed ``EVENT_DTYPE``
+  records): the byte path of ``frames.count_ranges``;
+- ``aedat2_block8``: 8 AEDAT 2.0 words into 8 records (``aer.aedat2_decode``);
+- ``aedat3_polarity8``: 8 AEDAT 3.1 polarity events into 8 records (``aer.aedat3_decode``);
+- ``evt2_block8``: 8 EVT 2.0 CD words into 8 records (``prophesee.decode_evt2_into``).
 
 All are written in portable LLVM IR (no target-specific intrinsics); LLVM lowers them to
 whatever the host CPU has (one ``vpermt2b`` per shuffle with AVX-512 VBMI, byte shuffles with
 SSE/AVX2, plain loads elsewhere). Byte offsets are not bounds-checked: callers validate them.
+Every load, address computation and intrinsic name states its types, so the IR is the same with
+llvmlite's typed pointers (its default up to 0.50) or opaque ones
+(``LLVMLITE_ENABLE_IR_LAYER_TYPED_POINTERS=0``, the only kind once typed pointers go).
 
-Numba's on-disk cache keys a kernel on its own source file only; ``evio.kernels.drop_stale_caches``
-(run when ``evio.kernels`` is imported) deletes the cached kernels whenever this module changes.
+The callers take these paths only when given the record bytes (``evio.events.record_bytes``), which
+``EVIO_SCALAR_KERNELS=1`` withholds. Numba's on-disk cache keys a kernel on its own source file
+only; ``evio.kernels.drop_stale_caches`` (run when ``evio.kernels`` is imported) deletes the cached
+kernels whenever this module changes.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from llvmlite import ir
 from numba import types
@@ -20,11 +31,45 @@ from numba.extending import intrinsic
 I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 #: Bytes per packed ``EVENT_DTYPE`` record (t int64, x uint16, y uint16, p uint8).
 RECORD = 13
+#: Whether this llvmlite's builder takes the element types of loads and GEPs (``typ=``,
+#: ``source_etype=``), which opaque pointers need; older ones (numba 0.59's llvmlite 0.42) read
+#: them from the typed pointer.
+_EXPLICIT_TYPES = ("typ" in inspect.signature(ir.IRBuilder.load).parameters
+                   and "source_etype" in inspect.signature(ir.IRBuilder.gep).parameters)
+
+
+def _advance(builder, pointer, byte_offset):
+    """``pointer`` plus ``byte_offset`` bytes, as a byte pointer."""
+    address = builder.bitcast(pointer, I8.as_pointer())
+    if _EXPLICIT_TYPES:
+        return builder.gep(address, [byte_offset], source_etype=I8)
+    return builder.gep(address, [byte_offset])
+
+
+def _load(builder, address, typ):
+    """The ``typ`` value at byte ``address`` (any alignment)."""
+    pointer = builder.bitcast(address, typ.as_pointer())
+    if _EXPLICIT_TYPES:
+        return builder.load(pointer, typ=typ, align=1)
+    return builder.load(pointer, align=1)
+
+
+def _store(builder, value, address):
+    """Store ``value`` at byte ``address`` (any alignment)."""
+    builder.store(value, builder.bitcast(address, value.type.as_pointer()), align=1)
+
+
+def _prefetch(builder, address):
+    """A read prefetch of byte ``address`` into every cache level (the intrinsic's name mangles the
+    pointer type: ``p0i8`` for a typed ``i8*``, ``p0`` for an opaque ``ptr``)."""
+    fnty = ir.FunctionType(ir.VoidType(), [address.type, I32, I32, I32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch." + address.type.intrinsic_name)
+    builder.call(fn, [address, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
 
 def _byte_address(context, builder, array_type, array, byte_offset):
     ary = context.make_array(array_type)(context, builder, array)
-    return builder.gep(builder.bitcast(ary.data, I8.as_pointer()), [byte_offset])
+    return _advance(builder, ary.data, byte_offset)
 
 
 @intrinsic
@@ -35,10 +80,7 @@ def prefetch(typingctx, array, index):
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
         offset = builder.mul(args[1], context.get_constant(types.intp, array_type.dtype.bitwidth // 8))
-        address = _byte_address(context, builder, array_type, args[0], offset)
-        fnty = ir.FunctionType(ir.VoidType(), [I8.as_pointer(), I32, I32, I32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        builder.call(fn, [address, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
+        _prefetch(builder, _byte_address(context, builder, array_type, args[0], offset))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -51,7 +93,7 @@ def load_u64(typingctx, array, byte_offset):
 
     def codegen(context, builder, signature, args):
         address = _byte_address(context, builder, signature.args[0], args[0], args[1])
-        return builder.load(builder.bitcast(address, I64.as_pointer()), align=1)
+        return _load(builder, address, I64)
 
     return sig, codegen
 
@@ -68,7 +110,7 @@ def t_decreases8(typingctx, array, byte_offset, prev_t):
     def codegen(context, builder, signature, args):
         address = _byte_address(context, builder, signature.args[0], args[0], args[1])
         block_type = ir.VectorType(I8, 8 * RECORD)
-        block = builder.load(builder.bitcast(address, block_type.as_pointer()), align=1)
+        block = _load(builder, address, block_type)
         picks = ir.Constant(ir.VectorType(I32, 64), [RECORD * j + b for j in range(8) for b in range(8)])
         t = builder.bitcast(builder.shuffle_vector(block, ir.Constant(block_type, ir.Undefined), picks), V64)
         before = _shifted_in(builder, args[2], t)
@@ -76,7 +118,6 @@ def t_decreases8(typingctx, array, byte_offset, prev_t):
         return _flag_and_last(context, builder, ret, mask, t)
 
     return sig, codegen
-
 
 
 V32, V64 = ir.VectorType(I32, 8), ir.VectorType(I64, 8)
@@ -133,7 +174,7 @@ def _store_records8(builder, t, xyp, dst):
     picks = [v for j in range(8) for v in [8 * j + b for b in range(8)] + [64 + 8 * j + b for b in range(5)]]
     records = builder.shuffle_vector(builder.bitcast(t, b64), builder.bitcast(xyp, b64),
                                      ir.Constant(ir.VectorType(I32, 8 * RECORD), picks))
-    builder.store(records, builder.bitcast(dst, ir.VectorType(I8, 8 * RECORD).as_pointer()), align=1)
+    _store(builder, records, dst)
 
 
 def aedat2_block8(address_layout, orientation):
@@ -165,7 +206,7 @@ def aedat2_block8(address_layout, orientation):
                 return _const(value, V64)
 
             src = _byte_address(context, builder, signature.args[0], args[0], args[1])
-            words = builder.load(builder.bitcast(src, V64.as_pointer()), align=1)
+            words = _load(builder, src, V64)
             bswap = cgutils.get_or_insert_function(builder.module, ir.FunctionType(V64, [V64]), "llvm.bswap.v8i64")
             words = builder.call(bswap, [words])
             address = builder.lshr(words, const(32))
@@ -213,7 +254,7 @@ def evt2_block8(typingctx, words, index, raw, raw_offset, t_base):
         const = _const
         offset = builder.mul(args[1], context.get_constant(types.intp, 4))
         src = _byte_address(context, builder, signature.args[0], args[0], offset)
-        w = builder.load(builder.bitcast(src, V32.as_pointer()), align=1)
+        w = _load(builder, src, V32)
         kind = builder.lshr(w, const(28))
         not_cd = _any(builder, builder.icmp_unsigned(">", kind, const(1)))
         low = builder.zext(builder.and_(builder.lshr(w, const(22)), const(63)), V64)
@@ -227,44 +268,6 @@ def evt2_block8(typingctx, words, index, raw, raw_offset, t_base):
     return sig, codegen
 
 
-def dat_block8(version):
-    """An intrinsic ``(words, index, raw, raw_offset, prev_t, t_offset) -> (wraps, t7)`` decoding the 8
-    Prophesee DAT records ``words[index:index + 8]`` (uint32 pairs ``[n, 2]``: t, data; ``version``
-    1: 9-bit x, 8-bit y; 2: 14-bit x and y) into 8 ``EVENT_DTYPE`` records stored at
-    ``raw[raw_offset:]``, ``t = t_offset + the 32-bit t``. ``wraps`` is True where a t drops by
-    more than 2**31 from the one before (``prev_t`` for the first): the records are then
-    meaningless and the caller decodes the words again one by one. ``t7``: the last 32-bit t.
-    """
-    if version not in (1, 2):
-        raise ValueError(version)
-    x_mask, y_shift, y_mask, p_shift = (0x1FF, 9, 0xFF, 17) if version == 1 else (0x3FFF, 14, 0x3FFF, 28)
-
-    @intrinsic
-    def block8(typingctx, words, index, raw, raw_offset, prev_t, t_offset):
-        ret = types.Tuple((types.boolean, types.int64))
-        sig = ret(words, index, raw, raw_offset, prev_t, t_offset)
-
-        def codegen(context, builder, signature, args):
-            const = _const
-            offset = builder.mul(args[1], context.get_constant(types.intp, 8))
-            src = _byte_address(context, builder, signature.args[0], args[0], offset)
-            pairs = builder.load(builder.bitcast(src, ir.VectorType(I32, 16).as_pointer()), align=1)
-            ts = builder.zext(_lanes(builder, pairs, 0), V64)
-            data = _lanes(builder, pairs, 1)
-            wraps = _drops_by_half(builder, args[4], ts)
-            x = builder.zext(builder.and_(data, const(x_mask)), V64)
-            y = builder.zext(builder.and_(builder.lshr(data, const(y_shift)), const(y_mask)), V64)
-            on = builder.icmp_unsigned("!=", builder.and_(builder.lshr(data, const(p_shift)), const(0xF)), const(0))
-            xyp = _xyp(builder, x, y, builder.zext(on, V64))
-            t = builder.add(ts, _splat(builder, args[5], 8))
-            _store_records8(builder, t, xyp, _byte_address(context, builder, signature.args[2], args[2], args[3]))
-            return _flag_and_last(context, builder, ret, wraps, ts)
-
-        return sig, codegen
-
-    return block8
-
-
 @intrinsic
 def aedat3_polarity8(typingctx, buf, byte_offset, raw, raw_offset, width, height, t_base):
     """The 8 standard AEDAT 3.1 polarity events (8 bytes each: data, timestamp, little-endian) at
@@ -276,7 +279,7 @@ def aedat3_polarity8(typingctx, buf, byte_offset, raw, raw_offset, width, height
     def codegen(context, builder, signature, args):
         const = _const
         src = _byte_address(context, builder, signature.args[0], args[0], args[1])
-        pairs = builder.load(builder.bitcast(src, ir.VectorType(I32, 16).as_pointer()), align=1)
+        pairs = _load(builder, src, ir.VectorType(I32, 16))
         data = _lanes(builder, pairs, 0)
         ts = builder.zext(_lanes(builder, pairs, 1), V64)
         x = builder.zext(builder.and_(builder.lshr(data, const(17)), const(0x7FFF)), V64)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from . import njit
 
 #: Size of one packed ``Event`` struct in an AEDAT 4 ``EventPacket`` vector.
 EVENT_STRUCT_SIZE = 16
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_events(words, out_t, out_x, out_y, out_p):
     """Decode packed structs, given as int64 little-endian words (two per event), into the outputs.
 
@@ -30,7 +31,7 @@ def decode_events(words, out_t, out_x, out_y, out_p):
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def encode_events(t, x, y, p, buf, start):
     """Pack events into 16-byte structs at ``buf[start:]`` (uint8, padding bytes zeroed).
 

@@ -7,9 +7,9 @@ against the buffer.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from . import njit
 from ._llvm import RECORD, aedat2_block8, aedat3_polarity8
 
 # --- AEDAT 1.0 / 2.0 ---------------------------------------------------------------------------
@@ -28,7 +28,7 @@ STAT_IMU = 2
 STAT_OUT_OF_RANGE = 3
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def aedat2_decode(buf, event_bytes, chip, orient, width, height, unwrap,
                   out_t, out_x, out_y, out_p, stats, tstate, raw, raw_start):
     """Decode whole big-endian events of ``event_bytes`` (6: AEDAT 1.0, 8: 2.0) from ``buf``.
@@ -71,7 +71,7 @@ _block8_davis_jaer = aedat2_block8("davis", "jaer")
 _block8_davis_sj = aedat2_block8("davis", "sj")
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _aedat2_blocks(buf, chip, orient, width, height, unwrap, out_t, out_x, out_y, out_p, stats, tstate,
                    raw, raw_start):
     """8-byte words in blocks of ``FAST_BLOCK``: the vector ``_aedat2_fast`` where a block holds only
@@ -93,7 +93,7 @@ def _aedat2_blocks(buf, chip, orient, width, height, unwrap, out_t, out_x, out_y
     return k
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _aedat2_fast(buf, lo, hi, raw, r0, chip, orient, width, height, unwrap, tstate):
     """Words ``lo <= i < hi`` (a multiple of 8 of them) to ``EVENT_DTYPE`` records ``r0 + i - lo`` of
     ``raw`` (bytes), 8 at a time, assuming each is a polarity event inside the sensor and (with
@@ -127,7 +127,7 @@ def _aedat2_fast(buf, lo, hi, raw, r0, chip, orient, width, height, unwrap, tsta
     return True
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _aedat2_loop(buf, event_bytes, chip, orient, width, height, unwrap,
                  out_t, out_x, out_y, out_p, stats, tstate):
     n = buf.shape[0] // event_bytes
@@ -215,18 +215,18 @@ A3_OUT_OF_RANGE = 7
 _MAX_EVENT_SIZE = 1 << 24
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _le_u32(buf, i):
     return (np.uint32(buf[i]) | (np.uint32(buf[i + 1]) << np.uint32(8))
             | (np.uint32(buf[i + 2]) << np.uint32(16)) | (np.uint32(buf[i + 3]) << np.uint32(24)))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _le_i32(buf, i):
     return np.int64(np.int32(_le_u32(buf, i)))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _a3_polarity(buf, start, i, number, esize, tsoff, base_t, width, height,
                  out_t, out_x, out_y, out_p, k, cap, stats, raw, raw_start):
     """Polarity events ``i..number`` of the packet body at ``start``; returns ``(i, k)``. With the
@@ -261,7 +261,7 @@ def _a3_polarity(buf, start, i, number, esize, tsoff, base_t, width, height,
     return i, k
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def aedat3_decode(buf, state, width, height, out_t, out_x, out_y, out_p, stats, raw, raw_start):
     """Decode AEDAT 3.1 packets from ``buf`` (the bytes after the header). ``raw``: the bytes of the
     contiguous ``EVENT_DTYPE`` array whose record ``raw_start`` is ``out_t[0]`` (polarity events
@@ -334,7 +334,7 @@ NMNIST_OVERFLOW_Y = 240
 NMNIST_OVERFLOW_STEP = 1 << 13
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def nmnist_decode(buf, out_t, out_x, out_y, out_p, tstate):
     """Decode whole 5-byte events; ``tstate[0]`` is the running overflow offset, ``tstate[1]`` the marker count."""
     n = buf.shape[0] // 5
@@ -357,7 +357,7 @@ def nmnist_decode(buf, out_t, out_x, out_y, out_p, tstate):
     return k
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def nmnist_encode(t, x, y, p, out, mstate):
     """Encode events into ``out`` (5 bytes each, room for markers: ``5 * (n + markers)``).
 

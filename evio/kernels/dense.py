@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from . import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def events_to_dense(t, x, y, p, on_channel, out):
     """Set ``out[t, c, y, x]`` (uint8 view of a bool ``[T, 2, H, W]``) for every event.
 
@@ -28,7 +29,7 @@ def events_to_dense(t, x, y, p, on_channel, out):
     return dup, -1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def dense_to_events(dense, on_channel, t, x, y, p):
     """Fill event columns from the nonzero elements of ``dense [T, 2, H, W]`` in C order.
 
@@ -55,7 +56,7 @@ def dense_to_events(dense, on_channel, t, x, y, p):
     return odd
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def unpack_bits(body, n, out):
     """Unpack the first ``n`` bits of ``body`` (MSB first, as ``np.packbits``) into ``out[:n]`` as 0/1."""
     one = out.dtype.type(1)
@@ -73,7 +74,7 @@ def unpack_bits(body, n, out):
             out[8 * full + k] = one if (b >> (7 - k)) & 1 else zero
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def unpack_bits_batch(bodies, offsets, n, out):
     """``unpack_bits`` for many samples: sample ``i`` starts at ``bodies[offsets[i]]``, goes to ``out[i]``."""
     for i in range(offsets.shape[0]):
@@ -84,7 +85,7 @@ def unpack_bits_batch(bodies, offsets, n, out):
 F32_WORDS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32).view(np.uint64).copy()
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def unpack_bits_f32(body, n, out, words, lut):
     """``unpack_bits`` into float32 ``out``, storing whole bytes as four 64-bit words of ``lut``.
 
@@ -106,7 +107,7 @@ def unpack_bits_f32(body, n, out, words, lut):
             out[8 * full + k] = np.float32((b >> (7 - k)) & 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def unpack_bits_f32_batch(bodies, offsets, n, out, words, lut):
     """``unpack_bits_f32`` for many samples (``out`` and ``words`` are ``[N, ...]``)."""
     for i in range(offsets.shape[0]):

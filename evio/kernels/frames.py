@@ -8,9 +8,9 @@ the timestamps (when order is checked) 8 records at a time with a vector shuffle
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from . import njit
 from ._llvm import RECORD, load_u64, prefetch, t_decreases8
 
 #: How far ahead of the block being counted the event bytes are prefetched.
@@ -19,7 +19,7 @@ PREFETCH_BYTES = 2048
 BLOCK = 8
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def count_ranges(events, raw, starts, ends, W, H, on_channel, off_channel, C, counts, spill, check_order):
     """Frame ``f`` counts events ``starts[f] <= i < ends[f]`` at ``[f, on_channel or off_channel, y, x]``.
 
@@ -88,7 +88,7 @@ def count_ranges(events, raw, starts, ends, W, H, on_channel, off_channel, C, co
     return -1, order != 0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def first_unsorted(events, lo, hi):
     """Index of the first ``t[i] < t[i - 1]`` with ``lo < i < hi``, or ``-1``."""
     for i in range(max(lo, 0) + 1, min(hi, events.shape[0])):
@@ -97,7 +97,7 @@ def first_unsorted(events, lo, hi):
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def search_left(events, values, out):
     """``out[k]`` = first ``i`` with ``t[i] >= values[k]``: ``np.searchsorted(t, values, 'left')`` for sorted ``t``."""
     n = events.shape[0]
@@ -114,7 +114,7 @@ def search_left(events, values, out):
         out[k] = lo
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def window_first_last(events, t0, width, first, last):
     """For any order of ``t``: ``first[k]``/``last[k]`` = the first/last index with
     ``t0 + k * width <= t < t0 + (k + 1) * width`` (``width > 0``; both arrays start at ``-1``).
@@ -131,7 +131,7 @@ def window_first_last(events, t0, width, first, last):
         last[k] = i
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def greedy_ranges(events, duration, starts, ends):
     """SpikingJelly 0.0.0.0.14 fixed-duration split: a frame opens at its first event ``t_l`` and
     takes the following events while ``t - t_l <= duration`` (µs). ``starts``/``ends`` need room

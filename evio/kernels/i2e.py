@@ -10,13 +10,14 @@ bounds-checks.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from . import njit
 
 #: ``U8_TO_F32[k] = f32(k) * f32(1/255)``, the rounding of torchvision's ``ToDtype(float32, scale=True)``.
 U8_TO_F32 = (np.arange(256, dtype=np.float32) * np.float32(1.0 / 255)).astype(np.float32)
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _pad_edges(vp):
     Hp, Wp = vp.shape
     for y in range(1, Hp - 1):
@@ -27,7 +28,7 @@ def _pad_edges(vp):
         vp[Hp - 1, x] = vp[Hp - 2, x]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def fill_q_u8(img, q):
     """uint8 ``img [H, W, C]`` -> edge-padded uint8 ``q [H+2, W+2]`` of ``max`` over channels; returns ``(lo, hi)``."""
     H, W, C = img.shape
@@ -50,7 +51,7 @@ def fill_q_u8(img, q):
     return np.int64(lo), np.int64(hi)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def fill_v_from_q(q, vp):
     """``vp = f32(q) * f32(1/255)`` elementwise (both padded planes)."""
     scale = np.float32(1.0 / 255)
@@ -59,13 +60,13 @@ def fill_v_from_q(q, vp):
             vp[y, x] = np.float32(q[y, x]) * scale
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _step(k0, k1):
     scale = np.float32(1.0 / 255)
     return np.float32(np.float32(k1) * scale - np.float32(k0) * scale)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def int_delta(lo, hi, thr):
     """The integer form of the float32 test on V levels ``lo..hi``: ``delta`` such that for all
     ``lo <= k0, k1 <= hi``, ``f32(V(k1) - V(k0)) >= thr`` iff ``k1 - k0 >= delta``; ``-1`` if there is none.
@@ -88,7 +89,7 @@ def int_delta(lo, hi, thr):
     return delta
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def fill_limit(q, delta, pm):
     """``pm = min(q + delta - 1, 255)``: then ``a - b >= delta`` iff ``a > pm(b)`` for levels 0..255."""
     qf = q.reshape(-1)
@@ -100,7 +101,7 @@ def fill_limit(q, delta, pm):
         pf[i] = v + add if v <= top else np.uint8(255)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def events_dense_int(q, pm, anchors, out, base, t_stride):
     """``events_dense`` on uint8 levels: ON = ``q(a) > pm(b)``, OFF = ``q(b) > pm(a)`` (see ``fill_limit``)."""
     Wp = q.shape[1]
@@ -122,7 +123,7 @@ def events_dense_int(q, pm, anchors, out, base, t_stride):
                 out[off + x] = qf[b + x] > pf[a + x]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def prepare_u8(img, ratio, q, pm, vp):
     """Levels of one uint8 image into ``q``; returns ``(thr, delta)``. ``delta > 0``: the integer test
     is provably identical to the float32 one and ``pm`` is filled; else ``vp`` (float32) is."""
@@ -137,7 +138,7 @@ def prepare_u8(img, ratio, q, pm, vp):
     return thr, delta
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def events_prepared(q, pm, vp, thr, delta, anchors, out, base, t_stride):
     """The planes of ``prepare_u8`` -> steps of flat ``out`` (see ``events_dense``)."""
     if delta > 0:
@@ -146,7 +147,7 @@ def events_prepared(q, pm, vp, thr, delta, anchors, out, base, t_stride):
         events_dense(vp, thr, anchors, out, base, t_stride)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def fill_v_float(img, vp):
     """float ``img [H, W, C]`` (values cast to float32) -> padded ``vp``; returns ``(min V, max V)``."""
     H, W, C = img.shape
@@ -166,14 +167,14 @@ def fill_v_float(img, vp):
     return lo, hi
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def threshold(lo, hi, ratio):
     """``f32(f32(hi - lo) * ratio)`` with float32 ``ratio``."""
     span = np.float32(hi - lo)
     return np.float32(span * ratio)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def events_dense(vp, thr, anchors, out, base, t_stride):
     """Write the steps of padded ``vp [H+2, W+2]`` into flat uint8 ``out`` (0/1): step ``t`` is the
     ``[2, H, W]`` block at ``base + t * t_stride``; ``anchors [T, 4]`` = ``r0, c0, r1, c1``."""
@@ -196,7 +197,7 @@ def events_dense(vp, thr, anchors, out, base, t_stride):
                 out[off + x] = -d >= thr
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def pack_flat(flat, flat64, body):
     """MSB-first bits of ``flat`` (uint8 0/1, ``flat64`` its uint64 view) into ``body``; last byte zero-padded."""
     magic = np.uint64(0x8040201008040201)
@@ -212,7 +213,7 @@ def pack_flat(flat, flat64, body):
         body[full] = b
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def i2e_dense_u8(images, ratio, anchors, q, pm, vp, out, image_stride, t_stride):
     """uint8 ``images [N, H, W, C]`` -> flat uint8 ``out`` (0/1): image ``i``, step ``t`` is the
     contiguous ``[2, H, W]`` block at ``i * image_stride + t * t_stride``.
@@ -224,7 +225,7 @@ def i2e_dense_u8(images, ratio, anchors, q, pm, vp, out, image_stride, t_stride)
         events_prepared(q, pm, vp, thr, delta, anchors, out, i * image_stride, t_stride)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def i2e_dense_float(images, ratio, anchors, vp, out, image_stride, t_stride):
     """float ``images [N, H, W, C]`` in [0, 1] -> flat ``out`` as ``i2e_dense_u8``."""
     for i in range(images.shape[0]):
@@ -232,7 +233,7 @@ def i2e_dense_float(images, ratio, anchors, vp, out, image_stride, t_stride):
         events_dense(vp, threshold(lo, hi, ratio), anchors, out, i * image_stride, t_stride)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def i2e_packed_u8(images, ratio, anchors, q, pm, vp, scratch, scratch64, bodies):
     """uint8 ``images [N, H, W, C]`` -> packed bits of ``[T, 2, H, W]`` in ``bodies[i]``.
 
@@ -255,7 +256,7 @@ def i2e_packed_u8(images, ratio, anchors, q, pm, vp, scratch, scratch64, bodies)
             pack_flat(scratch[:T * step], scratch64, bodies[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def i2e_packed_float(images, ratio, anchors, vp, scratch, scratch64, bodies):
     """``i2e_packed_u8`` for float images in [0, 1] (always the whole ``[T, 2, H, W]``)."""
     T = anchors.shape[0]
@@ -268,7 +269,7 @@ def i2e_packed_float(images, ratio, anchors, vp, scratch, scratch64, bodies):
 
 # -- torchvision uint8 antialiased resize: out = clamp((2**(p-1) + sum(w_k * src_k)) >> p, 0, 255) --
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def resample_cols(src, first, count, weights, precision, acc, out):
     """One pass along axis 1: ``src [N, H, M]`` -> ``out [N, h, M]``; ``acc`` is int32 scratch of ``M``.
 
@@ -292,7 +293,7 @@ def resample_cols(src, first, count, weights, precision, acc, out):
                 dst[x] = 0 if v < 0 else (min(v, 255))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def swap_hw(src, out):
     """``out[n, x, y, c] = src[n, y, x, c]`` (both C-contiguous)."""
     N, H, W, C = src.shape

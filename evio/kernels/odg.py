@@ -3,11 +3,12 @@ and the Edge-Integral reconstruction."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from . import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def resized_value(image, row_src, col_src, out):
     """``out[i, j] = max_c image[row_src[i], col_src[j], c]`` (uint8 ``[H, W, C]`` -> ``[a, b]``).
 
@@ -31,7 +32,7 @@ def resized_value(image, row_src, col_src, out):
                 dst[j] = v
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _overlap(trace, t, a, b, lo, hi):
     """Canvas rows ``[r0, r1)`` and columns ``[c0, c1)`` covered by the frames of steps t - 1 and t, cropped."""
     r0 = max(trace[t, 0], trace[t - 1, 0], lo + 1)
@@ -41,7 +42,7 @@ def _overlap(trace, t, a, b, lo, hi):
     return r0, r1, c0, c1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def odg_rows(value, trace, threshold, lo, hi):
     """The generator's events of ``value`` (uint8 ``[a, b]``) as uint8 ``[N, 3]`` rows ``[row, col, t]``.
 
@@ -94,7 +95,7 @@ def odg_rows(value, trace, threshold, lo, hi):
     return pos[:n_pos].copy(), neg[:n_neg].copy()
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def edge_integral(dense, shifts, on_channel, out):
     """``out[y, x] += ON - OFF`` of ``dense[t]`` (uint8 ``[T, 2, H, W]``) read at ``(y + dy_t, x + dx_t)``.
 
@@ -119,7 +120,7 @@ def edge_integral(dense, shifts, on_channel, out):
                 row[j] += np.int8(on[j]) - np.int8(of[j])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def place_rows(rows, on, shift_row, shift_col, lo, hi, size, steps, t, x, y, p, start):
     """Check and place ES-ImageNet rows ``[row, col, t]`` as events from index ``start`` on.
 

@@ -12,10 +12,10 @@ Encoders take events and a ``state`` array the same way and return the number of
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from ._llvm import RECORD, dat_block8, evt2_block8
+from . import njit
+from ._llvm import RECORD, evt2_block8
 
 # --- EVT 2.0 -----------------------------------------------------------------------------------
 #: state: [time_high (28-bit value as last seen), time_high wrap offset (µs), seen_time_high]
@@ -24,12 +24,12 @@ EVT2_HIGH_BITS = 28
 EVT2_WRAP = np.int64(1) << 34
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_evt2(words, t, x, y, p, tt, tid, tval, state):
     return decode_evt2_into(words, t, x, y, p, tt, tid, tval, state, np.empty(0, np.uint8), 0)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_evt2_into(words, t, x, y, p, tt, tid, tval, state, raw, raw_start):
     """``decode_evt2`` where ``t``, ``x``, ``y``, ``p`` are the fields of records ``raw_start...`` of
     the contiguous ``EVENT_DTYPE`` array whose bytes are ``raw`` (empty: fields only). Runs of 8
@@ -84,7 +84,7 @@ def decode_evt2_into(words, t, x, y, p, tt, tid, tval, state, raw, raw_start):
     return i, ne, nt
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def encode_evt2(t, x, y, p, out, state):
     """EVT 2.0 words for events (t non-decreasing, checked by the caller); ``out`` needs
     ``2 * len(t) + gaps`` words. ``state``: [full time_high last written, written_any].
@@ -117,7 +117,7 @@ def encode_evt2(t, x, y, p, out, state):
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def evt2_words_needed(t, state):
     """Upper bound on the words :func:`encode_evt2` writes for ``t``."""
     cur = state[0]
@@ -138,7 +138,7 @@ def evt2_words_needed(t, state):
 
 
 # --- EVT 2.1 (64-bit words, vectorized over 32 x) -------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_evt21(words, t, x, y, p, tt, tid, tval, state):
     """``words`` are uint64 (the 64-bit word, type in bits 63-60); shares the EVT 2.0 state."""
     n = words.shape[0]
@@ -194,7 +194,7 @@ EVT3_STATE = 7
 EVT3_WRAP = np.int64(1) << 24
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_evt3(words, t, x, y, p, tt, tid, tval, state):
     """OpenEB semantics: t = wrap + (time_high << 12 | time_low), the last TIME_LOW wins (t may
     step back); a wrap of the 24-bit time base is counted only when TIME_HIGH decreases by more
@@ -267,7 +267,7 @@ def decode_evt3(words, t, x, y, p, tt, tid, tval, state):
     return i, ne, nt
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def encode_evt3(t, x, y, p, out, state):
     """EVT 3.0 words (no vectorization: ADDR_Y when y changes, one ADDR_X per event).
 
@@ -316,7 +316,7 @@ def encode_evt3(t, x, y, p, out, state):
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def evt3_words_needed(t, state):
     cur = state[0]
     have = state[3]
@@ -339,65 +339,38 @@ def evt3_words_needed(t, state):
 DAT_STATE = 3
 
 
-_dat_v1_block8 = dat_block8(1)
-_dat_v2_block8 = dat_block8(2)
-
-
-@numba.njit(cache=True, nogil=True)
+@njit
 def decode_dat(words, version, t, x, y, p, state):
     """``words`` are uint32 pairs (``[n, 2]``: t, data). A 32-bit t wrap is counted when t
     decreases by more than 2**31. Returns the number of events (always ``len(words)``)."""
-    return decode_dat_into(words, version, t, x, y, p, state, np.empty(0, np.uint8))
-
-
-@numba.njit(cache=True, nogil=True)
-def decode_dat_into(words, version, t, x, y, p, state, raw):
-    """``decode_dat`` where ``t``, ``x``, ``y``, ``p`` are the fields of the contiguous ``EVENT_DTYPE``
-    array whose bytes are ``raw`` (empty: fields only): 8 records at a time are then decoded
-    together into whole records (``dat_block8``); 8 holding a t wrap go one by one."""
     n = words.shape[0]
-    n_records = raw.shape[0] // RECORD
     prev = state[0]
     offset = state[1]
     seen = state[2]
     half = np.int64(1) << 31
-    i = 0
-    while i < n:
-        end = i + 1
-        if seen and i + 8 <= n and i + 8 <= n_records:
-            if version == 1:
-                wraps, last = _dat_v1_block8(words, i, raw, i * RECORD, prev, offset)
-            else:
-                wraps, last = _dat_v2_block8(words, i, raw, i * RECORD, prev, offset)
-            if not wraps:
-                prev = last
-                i += 8
-                continue
-            end = i + 8
-        while i < end:
-            raw_t = np.int64(words[i, 0])
-            d = np.int64(words[i, 1])
-            if seen and prev - raw_t > half:
-                offset += np.int64(1) << 32
-            prev = raw_t
-            seen = 1
-            t[i] = offset + raw_t
-            if version == 1:
-                x[i] = d & 0x1FF
-                y[i] = (d >> 9) & 0xFF
-                p[i] = ((d >> 17) & 0xF) > 0
-            else:
-                x[i] = d & 0x3FFF
-                y[i] = (d >> 14) & 0x3FFF
-                p[i] = ((d >> 28) & 0xF) > 0
-            i += 1
+    for i in range(n):
+        raw_t = np.int64(words[i, 0])
+        d = np.int64(words[i, 1])
+        if seen and prev - raw_t > half:
+            offset += np.int64(1) << 32
+        prev = raw_t
+        seen = 1
+        t[i] = offset + raw_t
+        if version == 1:
+            x[i] = d & 0x1FF
+            y[i] = (d >> 9) & 0xFF
+            p[i] = ((d >> 17) & 0xF) > 0
+        else:
+            x[i] = d & 0x3FFF
+            y[i] = (d >> 14) & 0x3FFF
+            p[i] = ((d >> 28) & 0xF) > 0
     state[0] = prev
     state[1] = offset
     state[2] = seen
     return n
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def encode_dat(t, x, y, p, out):
     for i in range(t.shape[0]):
         out[i, 0] = np.uint32(t[i] & 0xFFFFFFFF)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from . import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def _summarize(t, x, y, p):
     n = t.shape[0]
     t_min = np.iinfo(np.int64).max

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from . import njit
 
 MAX_ROW_BYTES = 20 + 1 + 5 + 1 + 5 + 1 + 1 + 1
 
@@ -14,7 +15,7 @@ PARSE_OVERFLOW = 3
 PARSE_EMPTY_FIELD = 4
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _put_int(buf, pos, value):
     if value < 0:
         buf[pos] = 45
@@ -39,7 +40,7 @@ def _put_int(buf, pos, value):
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def format_rows(t, x, y, p, buf):
     """Write rows ``t,x,y,p\\n`` into ``buf`` (needs ``MAX_ROW_BYTES`` per row); return bytes used."""
     pos = 0
@@ -56,7 +57,7 @@ def format_rows(t, x, y, p, buf):
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def parse_rows(buf, out):
     """Parse complete lines of 4 comma-separated integers from ``buf`` into ``out[:, 4]`` (int64).
 

@@ -38,8 +38,8 @@ def render(src, out, T, by, duration, scale, fps, grid, src_format, preset, rati
 
     SRC is any event file evio reads (integrated into T frames), or a still image (.png, .jpg, ...;
     needs Pillow), which is converted with I2E and drawn beside its 8 time steps."""
-    from . import api
-    from .render import render_gif
+    from .. import api
+    from ..render import render_gif
 
     if out.suffix.lower() != ".gif":
         raise click.BadParameter(f"{out}: OUT must end in .gif (the file is an animated GIF)", param_hint="OUT")
@@ -67,14 +67,14 @@ def render(src, out, T, by, duration, scale, fps, grid, src_format, preset, rati
 
 
 def _render_i2e(src, out, preset, ratio, scale, fps, grid, quiet):
-    from .image import i2e
-    from .image.resize import preprocess
-    from .render import render_gif
+    from ..image import i2e
+    from ..image.resize import preprocess
+    from ..render import render_gif
 
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise click.ClickException("rendering an image needs Pillow: pip install 'evio-toolkit[image]'") from None
+        raise ImportError("rendering an image needs Pillow: pip install 'evio-toolkit[image]'") from None
     if not src.exists():
         raise FileNotFoundError(2, "no such file", str(src))
     try:

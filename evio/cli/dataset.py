@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ._app import refuse_existing
+
 #: command-line name -> class name in evio.datasets
 DATASETS = {"cifar10dvs": "CIFAR10DVS", "dvs128gesture": "DVS128Gesture"}
 
@@ -44,10 +46,10 @@ def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orien
     """Integrate every sample of dataset NAME under ROOT into frames [T, 2, H, W] and write them,
     with labels and sample names, to the zarr frame store OUT (read it with
     evio.datasets.PreparedFrames). OUT appears only when complete."""
-    from . import datasets
+    from .. import datasets
 
-    if out.exists() and not force:
-        raise FileExistsError(17, "destination exists (use --force to overwrite)", str(out))
+    if not force:
+        refuse_existing([out])
     frames = {"T": T, "by": by, "allow_empty": allow_empty}
     if dtype == "bool":
         frames["binary"] = True

@@ -12,11 +12,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import packbits
-from .datasets.i2e import SHARD_BYTES, I2EShardWriter
-from .errors import FormatError
-from .image.i2e import PRESETS, i2e
-from .image.resize import INTERPOLATIONS, KERNELS, preprocess
+from .. import packbits
+from ..datasets.i2e import SHARD_BYTES, I2EShardWriter
+from ..errors import FormatError
+from ..image.i2e import PRESETS, i2e
+from ..image.resize import INTERPOLATIONS, KERNELS, preprocess
+from ._app import Progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jfif"}
 IMAGE_KEYS = ("images", "x", "data", "arr_0")
@@ -25,20 +26,29 @@ LABEL_KEYS = ("labels", "y", "targets", "label", "arr_1")
 CHUNK = 64
 
 
-def image_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
-    """ImageFolder layout: ``root/<class>/<image>``; classes sorted by name, labels 0..K-1."""
+def image_folder(root: Path) -> tuple[list[Path], list[int], list[str] | None]:
+    """ImageFolder layout ``root/<class>/<image>`` (classes sorted by name, labels 0..K-1), or a
+    folder of images without class subfolders (labels 0, no class names)."""
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
-        raise FormatError(f"{root}: no class subfolders (expected the ImageFolder layout root/<class>/<image>)")
+        paths = _images_in(root, recursive=False)
+        if not paths:
+            raise FormatError(f"{root}: no images (expected image files, or class subfolders in the ImageFolder "
+                              "layout root/<class>/<image>)")
+        return paths, [0] * len(paths), None
     paths, labels = [], []
     for label, name in enumerate(classes):
-        for p in sorted((root / name).rglob("*")):
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
-                paths.append(p)
-                labels.append(label)
+        found = _images_in(root / name, recursive=True)
+        paths += found
+        labels += [label] * len(found)
     if not paths:
         raise FormatError(f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in the class subfolders")
     return paths, labels, classes
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    return [p for p in sorted(folder.rglob("*") if recursive else folder.iterdir())
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
 
 
 def image_array(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +105,7 @@ def _open_writer(dst: Path, config: str, split: str, rows_per_shard, class_names
     if dst.suffix.lower() == ".zarr":
         if dst.exists() and not force:
             raise FileExistsError(17, "destination exists (use --force to overwrite)", str(dst))
-        from .formats.sample_store import SampleStoreWriter
+        from ..formats.sample_store import SampleStoreWriter
 
         if class_names is not None:
             meta = {**meta, "class_names": class_names}
@@ -128,13 +138,11 @@ def i2e_command(src, dst, preset, ratio, size_text, interpolation, resize_kernel
                 workers, rows_per_shard, force, quiet):
     """Convert images to I2E event samples.
 
-    SRC: an ImageFolder tree (SRC/<class>/<image>; labels = sorted class index) or a .npy/.npz array
-    of uint8 images (.npz keys images/x and labels/y). DST ending in .zarr: a zarr sample store;
+    SRC: an ImageFolder tree (SRC/<class>/<image>; labels = sorted class index), a folder of
+    images (labels 0), or a .npy/.npz array of uint8 images (.npz keys images/x and labels/y). DST ending in .zarr: a zarr sample store;
     anything else: Hugging Face shards DST/<config>/<split>-0000k-of-0000n.parquet. Prints the
     event rate (mean, std over samples) and the throughput at the end.
     """
-    from .cli import _Progress
-
     start = time.monotonic()
     size = _parse_size(size_text) or (PRESETS[preset]["size"] if preset else None)
     if ratio is None:
@@ -156,7 +164,7 @@ def i2e_command(src, dst, preset, ratio, size_text, interpolation, resize_kernel
     total = len(file_paths)
     meta = {"generator": "evio.i2e", "ratio": float(ratio), "preset": preset, "interpolation": interpolation,
             "resize_kernel": resize_kernel, "size": None if size is None else list(size)}
-    progress = _Progress(total, f"{src.name} -> {dst.name}", enabled=not quiet, unit="images")
+    progress = Progress(total, f"{src.name} -> {dst.name}", enabled=not quiet, unit="images")
     counts: list[np.ndarray] = []
     done = 0
     writer = _open_writer(dst, config, split, rows_per_shard, class_names, meta, force)

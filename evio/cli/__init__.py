@@ -1,0 +1,15 @@
+"""The ``evio`` command line: the group and its error handling in ``_app``, one module per command."""
+
+from __future__ import annotations
+
+from . import convert, dataset, formats, i2e, info, render
+from ._app import main
+
+main.add_command(convert.convert)
+main.add_command(info.info)
+main.add_command(formats.formats_command)
+main.add_command(dataset.dataset)
+main.add_command(render.render)
+main.add_command(i2e.i2e_command)
+
+__all__ = ["main"]

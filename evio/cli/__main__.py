@@ -1,0 +1,5 @@
+"""``python -m evio.cli``: the ``evio`` command."""
+
+from . import main
+
+main()

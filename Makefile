@@ -7,7 +7,7 @@ MINIMAL := .venv-minimal
 MINIMAL_STAMP := $(MINIMAL)/.installed-stamp
 MINIMAL_DEPS := 'numpy==1.26.*' 'numba==0.59.*' 'h5py==3.10.*' 'zarr==3.0.*' 'click==8.2.*' 'pytest>=8' 'hypothesis>=6.100'
 
-.PHONY: demo test test-minimal test-kernel-variants bench clean
+.PHONY: demo test test-minimal test-kernel-variants bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,15 @@ test-kernel-variants: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.stores
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+# The API reference beside the pages of docs/, into site/; --strict: any warning (a broken link or
+# anchor, a `:::` entry that does not resolve) fails the build.
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) $(MINIMAL) demo-output .pytest_cache .hypothesis
+	rm -rf $(VENV) $(MINIMAL) demo-output site .pytest_cache .hypothesis

@@ -20,8 +20,8 @@ Timed per image (best of ``--repeats`` passes; ratio 0.07, canonical anchors, or
 (a) ``reference``   the spec's NumPy reference (i2e-odg.md §1.4, transcribed below as the oracle), one
                     image per call, on the first ``--ref-images`` images;
 (b) ``evio dense``  ``evio.i2e(batch)``: bool ``[N, 8, 2, S, S]``, a new array per call;
-(b') ``evio into=``  ``evio.i2e(batch, into=out)`` into the preallocated (e) array, reused every pass;
-(c) ``evio packed`` ``evio.i2e(batch, out="packed")``: the ``.npy`` bytes of the I2E shards;
+(b') ``evio out=``  ``evio.i2e(batch, out=out)`` into the preallocated (e) array, reused every pass;
+(c) ``evio packed`` ``evio.i2e(batch, output="packed")``: the ``.npy`` bytes of the I2E shards;
 (d) ``evio 1/call`` ``evio.i2e(image)`` one image per call (per-call overhead included), every result
                     kept in a list as (a) keeps the reference's;
 (f) ``streamed``    one image per call with each result dropped before the next call (the pattern of
@@ -168,13 +168,13 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
           f"{8 * 2 * size * size // 8 / 1e3:.1f} kB packed per image; load avg {loadavg()}")
 
     evio.i2e(batch[:2], RATIO)
-    evio.i2e(batch[:2], RATIO, out="packed")
+    evio.i2e(batch[:2], RATIO, output="packed")
     evio.i2e(batch[0], RATIO)
 
     ok = True
     want = [i2e_np(im, RATIO) for im in ref_imgs]
     dense = evio.i2e(batch[:n_ref], RATIO)
-    packed = evio.i2e(batch[:n_ref], RATIO, out="packed")
+    packed = evio.i2e(batch[:n_ref], RATIO, output="packed")
     for i, w in enumerate(want):
         if not (np.array_equal(dense[i], w) and packed[i] == evio.packbits.dumps(w)
                 and np.array_equal(evio.i2e(batch[i], RATIO), w)):
@@ -190,14 +190,14 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
         ("ref", f"(a) NumPy reference (spec §1.4), one image per call [{n_ref} images]",
          lambda: [i2e_np(im, RATIO) for im in ref_imgs], n_ref),
         ("dense", "(b) evio.i2e(batch) -> bool [N, 8, 2, S, S], new array", lambda: evio.i2e(batch, RATIO), n),
-        ("into", "(b') evio.i2e(batch, into=out): preallocated, reused", lambda: evio.i2e(batch, RATIO, into=out), n),
-        ("packed", "(c) evio.i2e(batch, out='packed') -> .npy bytes", lambda: evio.i2e(batch, RATIO, out="packed"), n),
+        ("into", "(b') evio.i2e(batch, out=out): preallocated, reused", lambda: evio.i2e(batch, RATIO, out=out), n),
+        ("packed", "(c) evio.i2e(batch, output='packed') -> .npy bytes", lambda: evio.i2e(batch, RATIO, output="packed"), n),
         ("single", "(d) evio.i2e(image), one image per call, results kept", lambda: [evio.i2e(im, RATIO) for im in batch], n),
         ("ref_stream", f"(f) reference, one per call, results dropped [{n_ref} images]",
          lambda: stream(lambda im: i2e_np(im, RATIO), ref_imgs), n_ref),
         ("stream", "(f) evio.i2e(image), one per call, results dropped", lambda: stream(lambda im: evio.i2e(im, RATIO), batch), n),
-        ("stream_packed", "(f) evio.i2e(image, out='packed'), results dropped",
-         lambda: stream(lambda im: evio.i2e(im, RATIO, out="packed"), batch), n),
+        ("stream_packed", "(f) evio.i2e(image, output='packed'), results dropped",
+         lambda: stream(lambda im: evio.i2e(im, RATIO, output="packed"), batch), n),
         ("stream_floor", "(f) floor: np.ones([8, 2, S, S], bool) per image, dropped",
          lambda: stream(lambda im: np.ones((8, 2, size, size), bool), batch), n),
         ("floor", "(e) floor: np.ones([N, 8, 2, S, S], bool), new array", lambda: np.ones(out.shape, bool), n),
@@ -217,7 +217,7 @@ def run_size(photos, size: int, n: int, n_ref: int, repeats: int, seed: int) -> 
     print(f"    reference / evio packed           {r_packed:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
           f"{verdict(r_packed >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_packed:.2f}x')}")
     r_into = res["ref"] / res["into"]
-    print(f"    reference / evio dense, into=     {r_into:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
+    print(f"    reference / evio dense, out=     {r_into:6.1f}x   target >= {TARGET_REF_RATIO:.0f}x: "
           f"{verdict(r_into >= TARGET_REF_RATIO, f'short by {TARGET_REF_RATIO / r_into:.2f}x')}")
     print(f"    reference / evio one per call     {res['ref'] / res['single']:6.1f}x   (both keep every result)")
     for key, label in (("stream", "dense"), ("stream_packed", "packed")):
@@ -298,8 +298,8 @@ def main(argv=None) -> int:
         end_to_end(photos, args.e2e, args.seed + 2)
 
     print("\n== summary (µs per image, single core)")
-    print(f"  {'size':>7s} {'reference':>10s} {'dense':>8s} {'into=':>8s} {'packed':>8s} {'1/call':>8s} {'floor':>8s} "
-          f"{'ref/dense':>9s} {'ref/into=':>9s} {'ref/packed':>10s} {'dense/floor':>11s}")
+    print(f"  {'size':>7s} {'reference':>10s} {'dense':>8s} {'out=':>8s} {'packed':>8s} {'1/call':>8s} {'floor':>8s} "
+          f"{'ref/dense':>9s} {'ref/out=':>9s} {'ref/packed':>10s} {'dense/floor':>11s}")
     for s, r in summary:
         print(f"  {f'{s}x{s}':>7s} {r['ref']:10.1f} {r['dense']:8.1f} {r['into']:8.1f} {r['packed']:8.1f} "
               f"{r['single']:8.1f} {r['floor']:8.1f} {r['ref'] / r['dense']:8.1f}x {r['ref'] / r['into']:8.1f}x "

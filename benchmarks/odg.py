@@ -20,7 +20,7 @@ What is timed, per image (best of ``--repeats`` passes over all images):
 (a) ``numpy``   the spec's formulation in NumPy (nearest indices, V = max over channels, nine
                 canvases, masked differences >= 46, crop filter, ``np.nonzero`` order), vectorised;
 (b) ``evio``    ``evio.odg(image)`` (sparse ``pos``/``neg`` rows, as stored);
-(c) ``evio dense`` ``evio.odg(image, out="dense")`` (ODG + the dense loader's ``[8, 2, 224, 224]``);
+(c) ``evio dense`` ``evio.odg(image, output="dense")`` (ODG + the dense loader's ``[8, 2, 224, 224]``);
 (d) ``edge``    ``evio.edge_integral`` of that dense tensor.
 
 The ES-ImageNet paper reports 29.47 ms per sample for its generator; it is printed for reference
@@ -157,13 +157,13 @@ def run_shape(shape, n: int, repeats: int, seed: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (ODGDropWarning, evio.LossWarning))
         evio.odg(images[0])
-        evio.odg(images[0], out="dense")
+        evio.odg(images[0], output="dense")
         for img in images:
             s = evio.odg(img)
             pos, neg, a, b = numpy_odg(img)
             if (s.a, s.b) != (a, b) or not (np.array_equal(s.pos, pos) and np.array_equal(s.neg, neg)):
                 ok = False
-            dense.append(evio.odg(img, out="dense"))
+            dense.append(evio.odg(img, output="dense"))
         evio.edge_integral(dense[0])
         counts = [evio.odg(img).n_events for img in images]
 
@@ -177,7 +177,7 @@ def run_shape(shape, n: int, repeats: int, seed: int):
 
         def t_evio_dense():
             for img in images:
-                evio.odg(img, out="dense")
+                evio.odg(img, output="dense")
 
         def t_edge():
             for d in dense:

@@ -2,41 +2,58 @@
 
 Events are ``EVENT_DTYPE`` structured arrays (``t`` int64 µs, ``x``/``y`` uint16 pixels with the
 origin top-left, ``p`` bool with True = ON); metadata travels beside them in ``reader.meta``.
+
+The names below load their module on first use, so ``import evio`` (and the command line's start)
+stays cheap. No public name shadows a module: ``evio.frames`` is the function (module
+``evio.framing``), ``evio.i2e`` the function (module ``evio.image.i2e``), ``evio.list_formats``
+lists the formats (package ``evio.formats``).
 """
 
-from . import packbits
-from .api import convert, formats, info, open, read, write
-from .dense import from_dense, to_dense
-from .errors import FormatError, IndexWarning, LossWarning
-from .events import EVENT_DTYPE, as_events, empty_events
-from .frames import frames, frames_batch, pad_collate, padded_sequence_mask
-from .image import i2e
-from .image.odg import edge_integral, es_imagenet_dense, odg
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "EVENT_DTYPE",
-    "FormatError",
-    "IndexWarning",
-    "LossWarning",
-    "as_events",
-    "convert",
-    "edge_integral",
-    "empty_events",
-    "es_imagenet_dense",
-    "formats",
-    "frames",
-    "frames_batch",
-    "from_dense",
-    "i2e",
-    "info",
-    "odg",
-    "open",
-    "packbits",
-    "pad_collate",
-    "padded_sequence_mask",
-    "read",
-    "to_dense",
-    "write",
-]
+__version__ = "0.2.0"
+
+#: public name -> the module (relative to ``evio``) that defines it
+_EXPORTS = {
+    "EVENT_DTYPE": "events", "as_events": "events", "empty_events": "events",
+    "FormatError": "errors", "IndexWarning": "errors", "LossWarning": "errors",
+    "convert": "api", "info": "api", "list_formats": "api", "open": "api", "read": "api", "write": "api",
+    "from_dense": "dense", "to_dense": "dense",
+    "frames": "framing", "frames_batch": "framing", "pad_collate": "framing", "padded_sequence_mask": "framing",
+    "i2e": "image.i2e", "i2e_folder": "image.folder",
+    "edge_integral": "image.odg", "es_imagenet_dense": "image.odg", "odg": "image.odg",
+}
+#: public submodules reachable as attributes of ``evio`` without an import of their own
+_SUBMODULES = ("datasets", "packbits")
+
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'evio' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from . import datasets, packbits
+    from .api import convert, info, list_formats, open, read, write
+    from .dense import from_dense, to_dense
+    from .errors import FormatError, IndexWarning, LossWarning
+    from .events import EVENT_DTYPE, as_events, empty_events
+    from .framing import frames, frames_batch, pad_collate, padded_sequence_mask
+    from .image.folder import i2e_folder
+    from .image.i2e import i2e
+    from .image.odg import edge_integral, es_imagenet_dense, odg

@@ -25,7 +25,7 @@ def open(path: str | os.PathLike, mode: str = "r", *, format: str | None = None,
     ``len()`` where known, iteration over chunks, ``.read()``, ``.time_window(t0, t1)``).
     ``mode="w"`` returns an :class:`~evio.formats.base.EventWriter`; pass ``sensor_size=(W, H)``
     and ``meta={...}``, call ``.write(chunk)`` repeatedly; the file appears only when it closes
-    without error. ``format`` overrides the suffix (see :func:`formats`).
+    without error. ``format`` overrides the suffix (see :func:`list_formats`).
     """
     if mode == "r":
         spec = registry.resolve_read(path, format)
@@ -48,14 +48,20 @@ def _construct(cls, name: str, role: str, path, options: dict):
 
 
 def read(path: str | os.PathLike, *, format: str | None = None, **options) -> np.ndarray:
-    """All events of a file as an ``EVENT_DTYPE`` array."""
+    """All events of a file as one ``EVENT_DTYPE`` array ``[N]`` (``t`` in the file's ``time_unit``: µs for
+    camera data); ``format`` and ``options`` as :func:`open`."""
     with open(path, "r", format=format, **options) as reader:
         return reader.read()
 
 
 def write(path: str | os.PathLike, events, sensor_size=None, *, format: str | None = None,
           meta: dict | None = None, **options) -> Path:
-    """Write events (any array :func:`evio.as_events` accepts) to ``path`` atomically."""
+    """Write events (any array :func:`evio.as_events` accepts) to ``path`` atomically; returns ``path``.
+
+    ``sensor_size``: ``(W, H)`` in pixels (default, where the format stores one: ``max + 1`` of x and
+    y, marked ``sensor_size_inferred``). ``format`` overrides the suffix, ``meta`` is stored beside the events
+    where the format can hold it (else a :class:`LossWarning`), ``options`` go to the format's writer.
+    """
     events = as_events(events)
     with open(path, "w", format=format, sensor_size=sensor_size, meta=meta, **options) as writer:
         for a in range(0, max(len(events), 1), DEFAULT_CHUNK_SIZE):
@@ -63,13 +69,16 @@ def write(path: str | os.PathLike, events, sensor_size=None, *, format: str | No
     return Path(path)
 
 
-def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str | None = None,
-            dst_format: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | None = None,
+            src_format: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
             sensor_size=None, read_options: dict | None = None, progress: Callable[[int], None] | None = None,
             **write_options) -> Path:
     """Stream ``src`` into ``dst`` chunk by chunk (bounded memory); ``dst`` appears only on success.
 
-    Metadata (sensor size, time unit, …) is carried over; ``sensor_size`` overrides it.
+    ``format`` names the destination's format (default: from its suffix), ``src_format`` the source's
+    (default: from suffix and content), as ``--to`` and ``--from`` do on the command line.
+    Metadata (sensor size, time unit, …) is carried over; ``sensor_size`` (``(W, H)`` in pixels)
+    overrides it. ``chunk_size``: events per chunk.
     ``progress`` is called with the number of events in each chunk written.
 
     A sample collection (I2E parquet shard, zarr sample store) converts to another one, sample by
@@ -78,16 +87,16 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
     """
     src_spec = _source_spec(src, src_format)
     if src_spec is not None and src_spec.kind == "samples":
-        return _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, progress,
+        return _convert_samples(src, dst, src_spec, format, sensor_size, read_options, progress,
                                 write_options)
-    dst_spec = registry.resolve_write(dst, dst_format)
+    dst_spec = registry.resolve_write(dst, format)
     if dst_spec.kind == "samples":
         raise ValueError(f"the {dst_spec.name} format holds labelled dense samples, not an event stream; "
                          "build samples with evio.to_dense and write them with write_samples()")
     check_destination(dst, sources=[src])
     with open(src, "r", format=src_format, chunk_size=chunk_size, **(read_options or {})) as reader:
         meta = dict(reader.meta)
-        with open(dst, "w", format=dst_format, sensor_size=sensor_size or meta.pop("sensor_size", None),
+        with open(dst, "w", format=format, sensor_size=sensor_size or meta.pop("sensor_size", None),
                   meta=meta, **write_options) as writer:
             for chunk in prefetch(reader):
                 writer.write(chunk)
@@ -98,6 +107,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, src_format: str |
 
 def info(path: str | os.PathLike, *, format: str | None = None, **options) -> dict:
     """Summary of a file: format, version, sensor size, event count, t range, ON ratio, size on disk.
+
+    ``sensor_size`` is ``[W, H]`` pixels; ``t_min``, ``t_max`` and ``duration`` are in ``time_unit``
+    (``"us"``, µs, for camera data; ``"timestep"`` for dense samples).
+
+    Every result has ``path``, ``format``, ``kind`` and ``size_bytes``; ``kind`` says which other
+    keys it has: ``"events"`` (an event file or store: the keys above), ``"samples"``, ``"frames"``
+    or ``"folder"``.
 
     For a sample collection (``kind == "samples"``): config, split, sample count, T/C/H/W, event rate
     and the total sizes of the dense, packed and sparse representations instead of the event fields.
@@ -121,6 +137,7 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
             "path": str(path),
             "format": reader.format_name,
             "version": reader.version,
+            "kind": "events",
             "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
             "event_count": s.count,
             "t_min": s.t_min,
@@ -161,7 +178,7 @@ def folder_info(path: str | os.PathLike, **options) -> dict:
         for child in sorted(folder.iterdir(), reverse=True):
             if child.is_dir() and not _is_store(child):
                 stack.append(child)
-            elif child.is_dir() or registry._by_suffix(child):
+            elif child.is_dir() or registry.by_suffix(child):
                 entries.append(child)
     out = {"path": str(root), "format": "folder", "kind": "folder", "files": 0, "formats": {},
            "event_count": 0, "on_count": 0, "sample_count": 0, "size_bytes": 0, "skipped": 0,
@@ -212,10 +229,10 @@ def representation_sizes(reader: EventReader, s) -> dict | None:
         return None
     T = int(reader.meta.get("T") or ((s.t_max + 1) if s.count else 1))
     n_bits = T * 2 * size[0] * size[1]
-    from .packbits import _npy_header
+    from ._npy import npy_header
 
     packed = 8 + (n_bits + 7) // 8
-    return {"T": T, "dense_bool": n_bits, "packed_npy": len(_npy_header(packed)) + packed,
+    return {"T": T, "dense_bool": n_bits, "packed_npy": len(npy_header(np.dtype(np.uint8), packed)) + packed,
             "sparse_uint8": 4 * s.count}
 
 
@@ -226,14 +243,14 @@ def _source_spec(src, src_format):
         return None
 
 
-def sample_targets(dst, dst_format: str | None = None, *, config_name: str | None = None,
+def sample_targets(dst, format: str | None = None, *, config_name: str | None = None,
                    split: str | None = None) -> tuple[str, list[Path]]:
     """How a sample collection converts to ``dst``: ``(format name, paths written)``.
 
-    - ``*.zarr`` (or ``dst_format="zarr-samples"``): one zarr sample store.
+    - ``*.zarr`` (or ``format="zarr-samples"``): one zarr sample store.
     - ``*.parquet``: one I2E shard file at exactly ``dst``.
-    - an existing folder, a path ending in ``/``, any other path with ``dst_format="i2e-parquet"``, or
-      any path with ``dst_format="i2e-shards"``:
+    - an existing folder, a path ending in ``/``, any other path with ``format="i2e-parquet"``, or
+      any path with ``format="i2e-shards"``:
       Hub layout ``dst/<config_name>/<split>-0000k-of-0000n.parquet`` (the paths returned are the
       existing shards of that split, which the conversion replaces).
     """
@@ -241,8 +258,8 @@ def sample_targets(dst, dst_format: str | None = None, *, config_name: str | Non
     path = Path(dst)
     suffix = path.suffix.lower()
     folder = text.endswith(("/", os.sep)) or path.is_dir()
-    if dst_format is not None:
-        spec = registry.get_format(dst_format)
+    if format is not None:
+        spec = registry.get_format(format)
         if spec.kind != "samples":
             raise ValueError(f"a sample collection cannot be converted to {spec.name} (an event format); "
                              "use zarr-samples (.zarr) or i2e-parquet (.parquet, or a folder)")
@@ -267,7 +284,9 @@ def sample_targets(dst, dst_format: str | None = None, *, config_name: str | Non
                          "file, or a folder (an existing one, a path ending in '/', or --to i2e-parquet) for "
                          "Hub-layout shards")
     if name == "i2e-parquet" and (folder or suffix != ".parquet"):
-        from .datasets.i2e import I2EShardWriter  # noqa: F401  (checks pyarrow early)
+        from .formats.parquet import pyarrow
+
+        pyarrow()
 
         split = split or "train"
         sub = path / (config_name or "I2E")
@@ -292,7 +311,7 @@ def _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, 
         split = options.pop("split", None) or meta.get("split") or "train"
         name, replaced = sample_targets(dst, dst_format, config_name=config, split=split)
         if name == "i2e-parquet-hub":
-            from .datasets.i2e import I2EShardWriter
+            from .formats.parquet import I2EShardWriter
 
             if Path(src).resolve() in {p.resolve() for p in replaced}:
                 raise ValueError(f"the {split} shards written under {Path(dst) / config} would replace "
@@ -311,7 +330,7 @@ def _convert_samples(src, dst, src_spec, dst_format, sensor_size, read_options, 
     return Path(dst)
 
 
-def formats() -> list[dict]:
+def list_formats() -> list[dict]:
     """The registered formats: name, description, suffixes, read/write support."""
     return [
         {"name": s.name, "description": s.description, "suffixes": list(s.suffixes),
@@ -320,4 +339,4 @@ def formats() -> list[dict]:
     ]
 
 
-__all__ = ["open", "read", "write", "convert", "info", "formats", "EventReader", "EventWriter"]
+__all__ = ["open", "read", "write", "convert", "info", "list_formats", "EventReader", "EventWriter"]

@@ -32,3 +32,4 @@ class LossWarning(UserWarning):
 class IndexWarning(UserWarning):
     """A store's time index did not match its timestamps and was not used (the answer is still exact,
     from a scan of every event)."""
+

@@ -21,6 +21,30 @@ _COORD_MAX = np.iinfo(np.uint16).max
 _T_MAX = np.iinfo(np.int64).max
 
 
+def check_sensor_size(value, *, polarities: tuple[int, ...] = (2,)) -> tuple[int, int, int]:
+    """``(W, H)`` or ``(W, H, P)`` in pixels -> ``(W, H, P)``, the one order of every evio function.
+
+    ``W`` and ``H`` lie in 1..65536 (coordinates are uint16); ``P`` (polarity channels, Tonic's third
+    element) defaults to 2 and must be one of ``polarities``: where a function cannot honour one
+    polarity channel it refuses ``P = 1`` instead of dropping it. Raises ``ValueError``.
+    """
+    try:
+        size = tuple(value)
+        ints = tuple(int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"sensor_size must be (W, H) or (W, H, P) in pixels, got {value!r}") from None
+    if len(ints) not in (2, 3) or any(i != v for i, v in zip(ints, size)):
+        raise ValueError(f"sensor_size must be (W, H) or (W, H, P) in pixels, got {value!r}")
+    W, H = ints[:2]
+    P = ints[2] if len(ints) == 3 else 2
+    if not (0 < W <= _COORD_MAX + 1 and 0 < H <= _COORD_MAX + 1):
+        raise ValueError(f"sensor_size (W, H) must lie within 1..65536 pixels, got {value!r}")
+    if P not in polarities:
+        allowed = " or ".join(str(k) for k in polarities)
+        raise ValueError(f"sensor_size P (polarity channels) must be {allowed} here, got {P} in {value!r}")
+    return W, H, P
+
+
 def record_bytes(ev: np.ndarray) -> np.ndarray:
     """The bytes of a contiguous ``EVENT_DTYPE`` array on a little-endian machine (the layout the
     byte-level kernel paths read and write), else, or with ``EVIO_SCALAR_KERNELS=1``

@@ -10,20 +10,20 @@ Layout of one sample: a ``.npy`` file (v1.0) holding a 1-D uint8 array whose fir
 
 from __future__ import annotations
 
-import ast
 import io
 import struct
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
-from .dense import _as_numpy
+from ._npy import npy_header, u8_payload
+from ._torch import as_numpy, is_torch
 from .errors import FormatError
 from .kernels import dense as kernels
 
+#: Bytes of the ``(T, C, H, W)`` uint16 shape header in front of the packed body.
 HEADER_BYTES = 8
-NPY_MAGIC = b"\x93NUMPY"
+_U1 = np.dtype(np.uint8)
 _DTYPES = {bool: np.bool_, np.bool_: np.bool_, np.uint8: np.uint8, np.float32: np.float32,
            np.float64: np.float64, np.float16: np.float16, np.int8: np.int8}
 
@@ -32,7 +32,7 @@ _DTYPES = {bool: np.bool_, np.bool_: np.bool_, np.uint8: np.uint8, np.float32: n
 
 def pack(dense) -> np.ndarray:
     """bool ``[T, C, H, W]`` -> raw uint8 payload: 4 x uint16 LE shape, then ``np.packbits`` body."""
-    arr = _as_numpy(dense)
+    arr = as_numpy(dense)
     if arr.ndim != 4:
         raise ValueError(f"expected a [T, C, H, W] tensor, got shape {arr.shape}")
     if max(arr.shape) > 65535:
@@ -42,64 +42,19 @@ def pack(dense) -> np.ndarray:
     return np.concatenate([header, body])
 
 
-@lru_cache(maxsize=64)
-def _npy_header(n: int) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
-    return buf.getvalue()
-
-
 def dumps(dense):
     """``[T, C, H, W]`` -> the ``.npy`` bytes of one I2E sample, byte for byte as the published shards.
 
     A ``[N, T, C, H, W]`` batch gives a list of ``N`` byte strings.
     """
-    arr = _as_numpy(dense)
+    arr = as_numpy(dense)
     if arr.ndim == 5:
         return [dumps(a) for a in arr]
     raw = pack(arr)
-    return _npy_header(len(raw)) + raw.tobytes()
+    return npy_header(_U1, len(raw)) + raw.tobytes()
 
 
 # -- reading -------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=256)
-def _parse_npy_header(head: bytes) -> tuple[int, int]:
-    """``(data_offset, n)`` of a 1-D ``|u1`` npy; ``head`` holds the magic and header."""
-    if not head.startswith(NPY_MAGIC):
-        raise ValueError("not npy bytes (no \\x93NUMPY magic)")
-    major = head[6]
-    if major == 1:
-        (hlen,), start = struct.unpack("<H", head[8:10]), 10
-    elif major in (2, 3):
-        (hlen,), start = struct.unpack("<I", head[8:12]), 12
-    else:
-        raise ValueError(f"unsupported npy version {major}")
-    text = head[start:start + hlen]
-    if len(text) != hlen:
-        raise ValueError("npy header is truncated")
-    try:
-        d = ast.literal_eval(text.decode("latin1"))
-    except (ValueError, SyntaxError):
-        raise ValueError("npy header is not a valid dict") from None
-    if not isinstance(d, dict) or np.dtype(d.get("descr", "O")) != np.uint8 or d.get("fortran_order"):
-        raise ValueError(f"npy header must describe a 1-D uint8 array, got {d!r}")
-    shape = d.get("shape")
-    if not (isinstance(shape, tuple) and len(shape) == 1 and isinstance(shape[0], int)):
-        raise ValueError(f"npy array must be 1-D, got shape {shape!r}")
-    return start + hlen, shape[0]
-
-
-def _npy_payload(data) -> memoryview:
-    mv = memoryview(data).cast("B")
-    if len(mv) < 10:
-        raise ValueError(f"{len(mv)} bytes are too short for npy")
-    hlen = struct.unpack("<H", mv[8:10])[0] if mv[6] == 1 else struct.unpack("<I", mv[8:12])[0]
-    offset, n = _parse_npy_header(bytes(mv[: min(len(mv), 12 + hlen)]))
-    if len(mv) - offset != n:
-        raise ValueError(f"npy header announces {n} bytes, {len(mv) - offset} follow")
-    return mv[offset:]
-
 
 def shape_of(raw) -> tuple[int, int, int, int]:
     """``(T, C, H, W)`` of a raw payload (header + body), checked against the body length."""
@@ -118,7 +73,9 @@ _SHAPE = struct.Struct("<4H")
 _DTYPE_CACHE: dict = {}
 
 
-def _out_dtype(dtype) -> np.dtype:
+def decoded_dtype(dtype) -> np.dtype:
+    """The NumPy dtype :func:`loads` and :func:`unpack` decode to for ``dtype`` (bool, uint8, int8, float16,
+    float32 or float64); ``ValueError`` for any other."""
     try:
         return _DTYPE_CACHE[dtype]
     except (KeyError, TypeError):
@@ -136,10 +93,10 @@ def _out_dtype(dtype) -> np.dtype:
 
 def _target(out, shape, dtype):
     """A NumPy view of ``out`` (NumPy array or CPU torch tensor) to decode into, in ``out``'s own dtype."""
-    arr = _as_numpy(out) if type(out).__module__.startswith("torch") else out
+    arr = as_numpy(out) if is_torch(out) else out
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"out must be a NumPy array or a CPU torch tensor, got {type(out).__name__}")
-    _out_dtype(arr.dtype.type)
+    decoded_dtype(arr.dtype.type)
     if tuple(arr.shape) != tuple(shape):
         raise ValueError(f"out has shape {tuple(arr.shape)}, expected {tuple(shape)}")
     if not arr.flags.c_contiguous or not arr.flags.writeable:
@@ -152,7 +109,7 @@ def unpack(raw, dtype=bool, out=None):
 
     A sequence of payloads, or a 2-D uint8 array of equal-length payloads, gives ``[N, T, C, H, W]``.
     """
-    dtype = _out_dtype(dtype)
+    dtype = decoded_dtype(dtype)
     if isinstance(raw, np.ndarray) and raw.ndim == 2:
         raw = list(raw)
     if isinstance(raw, (list, tuple)):
@@ -196,17 +153,17 @@ def loads(data, dtype=bool, out=None):
     (``dtype`` is then ignored) and returned.
     Raises :class:`FormatError` when a header disagrees with its body.
     """
-    dtype = _out_dtype(dtype)
+    dtype = decoded_dtype(dtype)
     if isinstance(data, (list, tuple)):
         payloads = []
         for i, item in enumerate(data):
             try:
-                payloads.append(_npy_payload(item))
+                payloads.append(u8_payload(item))
             except ValueError as exc:
                 raise FormatError(f"sample {i}: {exc}") from None
         return _unpack_many(payloads, dtype, out, "sample")
     try:
-        payload = _npy_payload(data)
+        payload = u8_payload(data)
     except ValueError as exc:
         raise FormatError(str(exc)) from None
     return _unpack_one(payload, dtype, out)

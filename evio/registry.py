@@ -80,7 +80,8 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def _by_suffix(path: Path) -> list[FormatSpec]:
+def by_suffix(path: Path) -> list[FormatSpec]:
+    """The registered formats whose suffixes include ``path``'s (case-insensitive)."""
     suffix = _suffix(path)
     return [s for s in _loaded().values() if suffix and suffix in s.suffixes]
 
@@ -118,7 +119,7 @@ def resolve_read(path: str | os.PathLike, format: str | None = None) -> FormatSp
     head = _head(path)
     if not path.is_dir() and not head:
         raise FormatError("file is empty", path, 0)
-    candidates = [s for s in _by_suffix(path) if s.can_read]
+    candidates = [s for s in by_suffix(path) if s.can_read]
     by_content = [s for s in _loaded().values() if s.can_read and s.matches_content(path, head)]
     magic_matches = [s for s in by_content if s.magic and any(head.startswith(m) for m in s.magic)]
     by_content = magic_matches + [s for s in by_content if s not in magic_matches]
@@ -154,7 +155,7 @@ def resolve_write(path: str | os.PathLike, format: str | None = None) -> FormatS
     if format is not None:
         spec = get_format(format)
     else:
-        candidates = _by_suffix(path)
+        candidates = by_suffix(path)
         writable = [s for s in candidates if s.can_write]
         if not writable:
             if candidates:

@@ -71,7 +71,7 @@ def _as_frames(data, T, by, sensor_size, channels, duration=None):
             raise ValueError(f"frames must be [T, 2, H, W], got shape {arr.shape}")
         return arr, channels
     from .events import as_events
-    from .frames import frames as to_frames
+    from .framing import frames as to_frames
 
     events = as_events(data)
     if sensor_size is None:

@@ -13,8 +13,8 @@ import evio
 from evio.cli import main
 from evio.formats import _npzio
 from evio.formats import aedat4 as aedat4_format
-from evio.formats._npyio import npy_header
-from evio.frames import MAX_CELLS
+from evio._npy import npy_header
+from evio.framing import MAX_CELLS
 from evio.render import render_gif, render_images
 
 

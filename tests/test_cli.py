@@ -13,7 +13,7 @@ def test_formats_lists_every_registered_format():
     result = CliRunner().invoke(cli.main, ["formats", "--json"])
     assert result.exit_code == 0
     names = {f["name"] for f in json.loads(result.output)}
-    assert names == {f["name"] for f in evio.formats()} >= {"hdf5", "zarr", "npz", "npy", "csv"}
+    assert names == {f["name"] for f in evio.list_formats()} >= {"hdf5", "zarr", "npz", "npy", "csv"}
     table = CliRunner().invoke(cli.main, ["formats"]).output
     assert ".h5 .hdf5" in table and "zarr" in table
 

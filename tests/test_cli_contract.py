@@ -101,6 +101,22 @@ def test_warnings_print_as_one_evio_line(tmp_path):
     assert warnings.showwarning is before   # set for the command only, not on import of evio
 
 
+def test_other_libraries_warnings_are_not_printed(events_file, monkeypatch):
+    from evio import api
+
+    real = api.info
+
+    def noisy(path, **options):
+        warnings.warn_explicit("crc32c usage is deprecated", UserWarning, "/site-packages/numcodecs/x.py", 1)
+        warnings.warn("an evio warning", evio.LossWarning)
+        return real(path, **options)
+
+    monkeypatch.setattr(api, "info", noisy)
+    result = _invoke("info", events_file)
+    assert result.exit_code == 0
+    assert "crc32c" not in result.stderr and "evio: warning: an evio warning" in result.stderr
+
+
 def test_a_closed_pipe_ends_quietly():
     read_end, write_end = os.pipe()
     os.close(read_end)                     # like `evio formats | head -0`
@@ -227,7 +243,7 @@ def test_info_describes_a_prepared_frame_store(tmp_path):
 
 def test_i2e_takes_a_plain_folder_of_images(tmp_path):
     pytest.importorskip("PIL")
-    result = _invoke("i2e", FIXTURES / "images", tmp_path / "s.zarr", "--size", "16", "--workers", "1", "-q")
+    result = _invoke("i2e", FIXTURES / "images", tmp_path / "s.zarr", "--sensor-size", "16", "16", "--workers", "1", "-q")
     assert result.exit_code == 0, result.output
     with evio.open(tmp_path / "s.zarr") as r:
         assert r.count == 5 and r.shape == (8, 2, 16, 16)
@@ -262,3 +278,20 @@ def test_no_test_prints_past_pytest_capture():
     offenders = [p.name for p in sorted((ROOT / "tests").glob("test_*.py"))
                  if "capsys.disabled(" in p.read_text() and p.name != Path(__file__).name]
     assert offenders == []
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line():
+    """SIGINT while ``evio`` still imports its modules: ``evio: interrupted``, status 130, no traceback."""
+    seen = set()
+    for delay in (0.05, 0.15, 0.3):
+        proc = subprocess.Popen([*_evio_command(), "formats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        if proc.returncode == -signal.SIGINT:       # before the interpreter took over SIGINT: nothing printed
+            assert err == ""
+        elif proc.returncode != 0:
+            assert (proc.returncode, err) == (130, "evio: interrupted\n")
+            seen.add(delay)
+    assert seen, "the command finished before any signal came; nothing was tested"

@@ -4,7 +4,6 @@ The roots hold AEDAT 2.0 / 3.1 files written by evio from slices of ``tonic_samp
 (coordinates mapped onto 128 x 128). SpikingJelly 2.0's own preprocessing runs on the same files
 as the oracle (``@pytest.mark.peer``).
 """
-import importlib.util
 import math
 import os
 import zipfile
@@ -24,8 +23,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 #: files per class in the miniature CIFAR10-DVS root (train = ceil(0.9 n): 9/1, 10/1, 11/1, 12/1, 18/2)
 PER_CLASS = (10, 11, 12, 13, 20, 10, 11, 12, 13, 10)
 ZIPPED = ("bird", "ship")
-HAS_FRAMES = importlib.util.find_spec("evio.frames") is not None
-needs_frames = pytest.mark.skipif(not HAS_FRAMES, reason="evio.frames is not there yet")
 
 
 @pytest.fixture(scope="module")
@@ -204,12 +201,11 @@ def test_cifar_matches_spikingjelly(cifar_root, tmp_path):
         for key in "txy":
             assert np.array_equal(ev[key].astype(np.int64), ref[key].astype(np.int64)), (f, key)
         assert np.array_equal(ev["p"].astype(np.int64), ref["p"])
-    if HAS_FRAMES:
-        framed = CIFAR10DVS(root, orientation="spikingjelly", frames={"T": 4, "by": "count", "dtype": "float32"})
-        for i in (0, 57):
-            ref = dict(np.load(raw / files[i][0] / files[i][1]))
-            want = sju.integrate_events_by_fixed_frames_number(ref, "number", 4, 128, 128).astype(np.float32)
-            assert np.array_equal(framed[i][0], want)
+    framed = CIFAR10DVS(root, orientation="spikingjelly", frames={"T": 4, "by": "count", "dtype": "float32"})
+    for i in (0, 57):
+        ref = dict(np.load(raw / files[i][0] / files[i][1]))
+        want = sju.integrate_events_by_fixed_frames_number(ref, "number", 4, 128, 128).astype(np.float32)
+        assert np.array_equal(framed[i][0], want)
     label_idx = [[i for i, t in enumerate(ds.targets) if t == c] for c in range(10)]
     sj_train, sj_test = sju._split_class_indices(label_idx, 0.9, False)
     assert CIFAR10DVS(root, split="train").names == [ds.names[i] for i in sj_train]
@@ -313,7 +309,6 @@ def test_tonic_can_use_the_datasets(cifar_root, gesture_root, tmp_path):
 
 # -- frames, frame stores, `evio dataset prepare` -------------------------------------------------------
 
-@needs_frames
 def test_frames_and_cache(cifar_root, tmp_path):
     root = cifar_root[0]
     opts = {"T": 4, "by": "count"}
@@ -335,7 +330,6 @@ def test_frames_and_cache(cifar_root, tmp_path):
         CIFAR10DVS(root, cache=tmp_path / "x.zarr")
 
 
-@needs_frames
 def test_prepare_writes_a_complete_store(gesture_root, tmp_path):
     ds = DVS128Gesture(gesture_root[0], split="all", frames={"T": 3, "by": "count"})
     out = prepare(ds, tmp_path / "g.zarr", workers=2)
@@ -346,7 +340,6 @@ def test_prepare_writes_a_complete_store(gesture_root, tmp_path):
     assert pf[-1][0].sum() == 0   # an empty window integrates to zero frames
 
 
-@needs_frames
 def test_cli_dataset_prepare(cifar_root, tmp_path):
     out = tmp_path / "c.zarr"
     runner = CliRunner()
@@ -367,7 +360,6 @@ def test_cli_dataset_prepare_errors(tmp_path):
     assert not (tmp_path / "g.zarr").exists()
 
 
-@needs_frames
 def test_pytorch_dataloader_batches_frames(gesture_root):
     torch = pytest.importorskip("torch")
     import pickle

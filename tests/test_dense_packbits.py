@@ -65,9 +65,9 @@ def test_batched_forms(dense):
     np.testing.assert_array_equal(out, dense)
     raws = np.stack([packbits.pack(d) for d in dense])
     np.testing.assert_array_equal(packbits.unpack(raws), dense)
-    events = evio.from_dense(dense)
+    events = evio.from_dense(dense, channels="on_off")
     assert len(events) == len(dense)
-    back = evio.to_dense(events, sensor_size=(dense.shape[4], dense.shape[3]), T=dense.shape[1])
+    back = evio.to_dense(events, sensor_size=(dense.shape[4], dense.shape[3]), T=dense.shape[1], channels="on_off")
     np.testing.assert_array_equal(back, dense)
 
 
@@ -84,21 +84,34 @@ def test_to_dense_rejects_events_outside_and_warns_on_duplicates():
     ev = evio.empty_events(2)
     ev["t"] = [0, 5]
     with pytest.raises(evio.FormatError, match="event 1"):
-        evio.to_dense(ev, sensor_size=(4, 4), T=3)
+        evio.to_dense(ev, sensor_size=(4, 4), T=3, channels="on_off")
     ev["t"] = [1, 1]
     with pytest.warns(evio.LossWarning, match="1 duplicate"):
-        dense = evio.to_dense(ev, sensor_size=(4, 4))
+        dense = evio.to_dense(ev, sensor_size=(4, 4), channels="on_off")
     assert dense.shape == (2, 2, 4, 4) and dense.sum() == 1
+
+
+def test_channels_are_required_and_sensor_size_is_checked():
+    ev = evio.empty_events(1)
+    with pytest.raises(TypeError, match="on_off.*off_on"):
+        evio.to_dense(ev, (4, 4), T=1)
+    with pytest.raises(TypeError, match="on_off.*off_on"):
+        evio.from_dense(np.zeros((1, 2, 4, 4), bool))
+    assert evio.to_dense(ev, (4, 3, 2), T=1, channels="on_off").shape == (1, 2, 3, 4)
+    with pytest.raises(ValueError, match="P"):
+        evio.to_dense(ev, (4, 3, 1), T=1, channels="on_off")     # one polarity channel: refused, not dropped
+    with pytest.raises(ValueError, match="sensor_size"):
+        evio.to_dense(ev, (4,), T=1, channels="on_off")
 
 
 def test_from_dense_counts_warn_and_torch_like_input():
     frames = np.zeros((1, 2, 2, 2), np.float32)
     frames[0, 1, 0, 0] = 3.0
     with pytest.warns(evio.LossWarning, match="neither 0 nor 1"):
-        ev = evio.from_dense(frames)
+        ev = evio.from_dense(frames, channels="on_off")
     assert len(ev) == 1
     with pytest.raises(ValueError, match="T, 2, H, W"):
-        evio.from_dense(np.zeros((2, 3, 4, 4)))
+        evio.from_dense(np.zeros((2, 3, 4, 4)), channels="on_off")
 
 
 @pytest.mark.parametrize("mutate,match", [
@@ -142,7 +155,7 @@ def test_torch_out_tensor():
     np.testing.assert_array_equal(out.numpy(), dense)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(evio.from_dense(torch.from_numpy(dense)), evio.from_dense(dense))
+        np.testing.assert_array_equal(evio.from_dense(torch.from_numpy(dense), channels="on_off"), evio.from_dense(dense, channels="on_off"))
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3, 5), (3, 1, 1, 1), (2, 3, 7, 9), (1, 2, 1, 4)])
@@ -153,3 +166,18 @@ def test_odd_sizes_and_channel_counts_in_every_dtype(shape):
     for dtype in (bool, np.uint8, np.int8, np.float16, np.float32, np.float64):
         np.testing.assert_array_equal(packbits.loads(datas, dtype=dtype), batch.astype(dtype))
         np.testing.assert_array_equal(packbits.loads(datas[1], dtype=dtype), batch[1].astype(dtype))
+
+
+@pytest.mark.parametrize("data", [b"\x93NUMPY\x02\x00\x00\x00", b"\x93NUMPY\x03\x00\x00\x00\x00",
+                                  b"\x93NUMPY\x02\x00\xff\xff\xff\xff", b"\x93NUMPY\x01\x00\x05\x00"])
+def test_a_cut_npy_header_is_a_format_error(data):
+    with pytest.raises(evio.FormatError):
+        packbits.loads(data)
+
+
+def test_dumps_writes_the_header_numpy_writes():
+    for dense in (np.ones((1, 1, 1, 1), bool), np.zeros((8, 2, 128, 128), bool)):
+        cell = packbits.dumps(dense)
+        buf = io.BytesIO()
+        np.save(buf, packbits.pack(dense))
+        assert cell == buf.getvalue()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import evio
 from evio import FormatError, LossWarning
 from evio.events import record_bytes
-from evio.frames import _first_int_at_least
+from evio.framing import _first_int_at_least
 
 W, H = 6, 4
 
@@ -240,9 +240,10 @@ def test_binary_pool_dtype():
 
 def test_frames_batch_and_collate():
     a, b = make(np.arange(10) * 10), make(np.arange(3))
-    fixed = evio.frames_batch([a, b], 4, sensor_size=(W, H))
+    fixed, lengths = evio.frames_batch([a, b], 4, sensor_size=(W, H))
     assert fixed.shape == (2, 4, 2, H, W) and np.array_equal(fixed[1], evio.frames(b, 4, sensor_size=(W, H)))
-    assert evio.frames_batch([a, b], 4).shape == (2, 4, 2, 2, W)      # sensor: max + 1 over the batch
+    assert lengths.tolist() == [4, 4] and lengths.dtype == np.int64
+    assert evio.frames_batch([a, b], 4).frames.shape == (2, 4, 2, 2, W)      # sensor: max + 1 over the batch
     padded, lengths = evio.frames_batch([a, b], by="duration", duration=25, sensor_size=(W, H))
     assert lengths.tolist() == [4, 1] and padded.shape == (2, 4, 2, H, W)
     assert padded[1, 1:].sum() == 0 and np.array_equal(padded[1, :1], evio.frames(b, by="duration", duration=25,

@@ -86,11 +86,11 @@ ratios = st.floats(0.05, 0.2, allow_nan=False)
 @given(img=images(), ratio=ratios)
 def test_matches_reference_dense_packed_events(img, ratio):
     want = reference(img, ratio)
-    got = evio.i2e(img, ratio, layout="HWC")
+    got = evio.i2e(img, ratio, axes="HWC")
     assert got.dtype == np.bool_ and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
-    assert evio.i2e(img, ratio, out="packed", layout="HWC") == evio.packbits.dumps(want)
-    ev = evio.i2e(img, ratio, out="events", layout="HWC")
+    assert evio.i2e(img, ratio, output="packed", axes="HWC") == evio.packbits.dumps(want)
+    ev = evio.i2e(img, ratio, output="events", axes="HWC")
     np.testing.assert_array_equal(ev, evio.from_dense(want, channels="on_off"))
 
 
@@ -105,8 +105,8 @@ def test_real_photographs_at_many_sizes_and_ratios(name):
         crop = np.ascontiguousarray(photo[y0:y0 + h, x0:x0 + w])
         for ratio in (0.05, 0.07, 0.1, 0.12, 0.15, 0.2):
             want = reference(crop, ratio)
-            np.testing.assert_array_equal(evio.i2e(crop, ratio, layout="HWC"), want, err_msg=f"{name} {h}x{w} {ratio}")
-            assert evio.i2e(crop, ratio, out="packed", layout="HWC") == evio.packbits.dumps(want)
+            np.testing.assert_array_equal(evio.i2e(crop, ratio, axes="HWC"), want, err_msg=f"{name} {h}x{w} {ratio}")
+            assert evio.i2e(crop, ratio, output="packed", axes="HWC") == evio.packbits.dumps(want)
 
 
 def test_real_photograph_512_grayscale_and_event_rate():
@@ -135,7 +135,7 @@ def test_integer_and_float32_paths_both_exact():
             if kind == "sorted":
                 img = np.sort(img.reshape(-1, 3), axis=0).reshape(img.shape)
             np.testing.assert_array_equal(evio.i2e(img, ratio), reference(img, ratio), err_msg=f"{lo} {hi} {ratio}")
-            assert evio.i2e(img, ratio, out="packed") == evio.packbits.dumps(reference(img, ratio))
+            assert evio.i2e(img, ratio, output="packed") == evio.packbits.dumps(reference(img, ratio))
     assert paths[True] and paths[False]
 
 
@@ -144,7 +144,7 @@ def test_constant_image_gives_all_events_and_threshold_is_ge():
         assert evio.i2e(np.full((5, 6, 3), v, np.uint8), 0.1).all()
     img = np.zeros((1, 2, 3), np.uint8)
     img[0, 1] = 100                                    # range 100/255, d = +-100/255 at the edge
-    out = evio.i2e(img, 1.0, layout="HWC")             # thr == range: '>=' fires on the full step
+    out = evio.i2e(img, 1.0, axes="HWC")             # thr == range: '>=' fires on the full step
     np.testing.assert_array_equal(out, reference(img, 1.0))
     assert out[4:, 0].any() or out[4:, 1].any()
 
@@ -158,10 +158,10 @@ def test_batch_matches_per_image_and_time_first():
     tf = evio.i2e(batch, 0.09, time_first=True)
     assert tf.shape == (8, 4, 2, 20, 17)
     np.testing.assert_array_equal(tf, want.transpose(1, 0, 2, 3, 4))
-    cells = evio.i2e(batch, 0.09, out="packed")
+    cells = evio.i2e(batch, 0.09, output="packed")
     assert cells == [evio.packbits.dumps(w) for w in want]
-    evs = evio.i2e(batch, 0.09, out="events")
-    assert len(evs) == 4 and all(np.array_equal(e, evio.from_dense(w)) for e, w in zip(evs, want))
+    evs = evio.i2e(batch, 0.09, output="events")
+    assert len(evs) == 4 and all(np.array_equal(e, evio.from_dense(w, channels="on_off")) for e, w in zip(evs, want))
     assert evio.i2e(batch[:0], 0.09).shape == (0, 8, 2, 20, 17)
 
 
@@ -175,11 +175,11 @@ def test_reused_scratch_across_sizes_and_threads():
     want = [reference(im, 0.1) for im in images]
     for im, w in zip(images, want):
         np.testing.assert_array_equal(evio.i2e(im, 0.1), w)
-        assert evio.i2e(im, 0.1, out="packed") == evio.packbits.dumps(w)
+        assert evio.i2e(im, 0.1, output="packed") == evio.packbits.dumps(w)
 
     def job(k):
         im = images[k % len(images)]
-        return k, evio.i2e(im, 0.1), evio.i2e(im, 0.1, out="packed")
+        return k, evio.i2e(im, 0.1), evio.i2e(im, 0.1, output="packed")
 
     with ThreadPoolExecutor(4) as pool:
         for k, dense, packed in pool.map(job, range(4 * len(images))):
@@ -202,9 +202,9 @@ def test_layouts_agree():
     np.testing.assert_array_equal(evio.i2e(gray, 0.1), want_gray)                          # HW
     np.testing.assert_array_equal(evio.i2e(np.stack([gray, gray]), 0.1)[1], want_gray)     # NHW
     np.testing.assert_array_equal(evio.i2e(gray[..., None], 0.1), want_gray)               # HW1
-    with pytest.raises(evio.FormatError, match="layout"):
+    with pytest.raises(evio.FormatError, match="axes"):
         evio.i2e(np.zeros((3, 5, 3), np.uint8))                                            # ambiguous
-    np.testing.assert_array_equal(evio.i2e(np.zeros((3, 5, 3), np.uint8), layout="CHW"),
+    np.testing.assert_array_equal(evio.i2e(np.zeros((3, 5, 3), np.uint8), axes="CHW"),
                                   np.ones((8, 2, 5, 3), bool))
 
 
@@ -213,7 +213,7 @@ def test_float_images_use_the_reference_rounding():
     u8 = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
     scaled = u8.astype(np.float32) * np.float32(1 / 255)      # torchvision ToDtype(float32, scale=True)
     np.testing.assert_array_equal(evio.i2e(scaled, 0.07), reference(u8, 0.07))
-    assert evio.i2e(scaled.astype(np.float64), 0.07, out="packed") == evio.packbits.dumps(reference(u8, 0.07))
+    assert evio.i2e(scaled.astype(np.float64), 0.07, output="packed") == evio.packbits.dumps(reference(u8, 0.07))
     smooth = rng.random((6, 7, 3))                           # not multiples of 1/255: float32 semantics
     v = smooth.astype(np.float32).max(-1)
     vp = np.pad(v, 1, mode="edge")
@@ -226,7 +226,7 @@ def test_float_images_use_the_reference_rounding():
                                   evio.i2e(smooth.astype(np.float16).astype(np.float32), 0.1))
 
 
-@pytest.mark.parametrize("bad, layout, match", [
+@pytest.mark.parametrize("bad, axes, match", [
     (np.zeros((4, 4, 3), np.int32), "auto", "uint8"),
     (np.full((4, 4, 3), 2.0, np.float32), "auto", r"\[0, 1\]"),
     (np.full((4, 4, 3), np.nan, np.float32), "auto", "NaN"),
@@ -235,20 +235,25 @@ def test_float_images_use_the_reference_rounding():
     (np.zeros((2, 2, 2, 2, 3), np.uint8), "auto", "shape"),
     (np.zeros((0, 4, 3), np.uint8), "auto", "at least 1x1"),
 ])
-def test_bad_images_raise_format_error(bad, layout, match):
+def test_bad_images_raise_format_error(bad, axes, match):
     with pytest.raises(evio.FormatError, match=match):
-        evio.i2e(bad, layout=layout)
+        evio.i2e(bad, axes=axes)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"ratio": 0}, "ratio"), ({"ratio": -0.1}, "ratio"), ({"ratio": float("nan")}, "ratio"),
-    ({"ratio": "x"}, "ratio"), ({"out": "sparse"}, "out"), ({"mode": "test"}, "mode"),
+    ({"ratio": "x"}, "ratio"), ({"output": "sparse"}, "output"), ({"mode": "test"}, "mode"),
     ({"order": "efgz"}, "order"), ({"order": [0, 9]}, "order"), ({"order": ""}, "order"),
-    ({"preset": "cifar11"}, "preset"), ({"layout": "WHC"}, "layout"), ({"layout": "NHWC"}, "layout"),
+    ({"preset": "cifar11"}, "preset"), ({"axes": "WHC"}, "axes"), ({"axes": "NHWC"}, "axes"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         evio.i2e(np.zeros((4, 5, 3), np.uint8), **kwargs)
+
+
+def test_out_is_the_destination_not_the_kind_of_output():
+    with pytest.raises(TypeError, match="output='packed'"):
+        evio.i2e(np.zeros((4, 5, 3), np.uint8), out="packed")
 
 
 # -- order, training mode, presets ----------------------------------------------------------------
@@ -289,17 +294,17 @@ def test_train_mode_draws_documented_anchors_reproducibly():
 
 def test_presets_resize_and_set_ratio():
     photo = load_photo("chelsea.png")
-    small = evio.i2e.preprocess(photo, 32)
+    small = evio.i2e.preprocess(photo, sensor_size=32)
     assert small.shape == (32, 32, 3) and small.dtype == np.uint8
     got = evio.i2e(small, preset="cifar10")
     assert got.shape == (8, 2, 128, 128)
-    big = evio.i2e.preprocess(small, (128, 128))
+    big = evio.i2e.preprocess(small, sensor_size=(128, 128))
     np.testing.assert_array_equal(got, reference(big, 0.07))
     np.testing.assert_array_equal(evio.i2e(big, preset="cifar10"), got)                 # right size: as is
     np.testing.assert_array_equal(evio.i2e(small, 0.2, preset="cifar10"), reference(big, 0.2))
     assert evio.i2e(small[..., 0], preset="mnist").shape == (8, 2, 32, 32)
     assert {"cifar10", "imagenet", "mnist", "fashionmnist", "caltech101", "mini-imagenet"} <= set(evio.i2e.PRESETS)
-    assert evio.i2e.PRESETS["imagenet"]["size"] == (224, 224) and evio.i2e.PRESETS["fashionmnist"]["ratio"] == 0.15
+    assert evio.i2e.PRESETS["imagenet"]["sensor_size"] == (224, 224) and evio.i2e.PRESETS["fashionmnist"]["ratio"] == 0.15
     with pytest.raises(evio.FormatError, match="uint8"):
         evio.i2e(small.astype(np.float32) / 255, preset="cifar10")
 
@@ -320,7 +325,7 @@ def test_resize_equals_torch_uint8_antialias(h, w, oh, ow, interp, seed, kind):
                                                align_corners=False)[0].permute(1, 2, 0).numpy()
     except RuntimeError:                     # torch 2.13 asserts on some 1x1 outputs (its own bug)
         assume(False)
-    np.testing.assert_array_equal(evio.i2e.preprocess(img, (oh, ow), interp, layout="HWC"), want)
+    np.testing.assert_array_equal(evio.i2e.preprocess(img, sensor_size=(ow, oh), interpolation=interp, axes="HWC"), want)
 
 
 @pytest.mark.peer
@@ -332,30 +337,30 @@ def test_resize_real_photos_against_torch_and_pil(name):
     cases = [((32, 32), "bicubic"), ((224, 224), "bicubic"), ((128, 96), "bilinear"), ((300, 301), "bilinear")]
     for size, interp in cases:
         want = torch.nn.functional.interpolate(t, size=size, mode=interp, antialias=True)[0].permute(1, 2, 0).numpy()
-        np.testing.assert_array_equal(evio.i2e.preprocess(photo, size, interp), want)
-        pil = evio.i2e.preprocess(photo, size, interp, kernel="pil")
+        np.testing.assert_array_equal(evio.i2e.preprocess(photo, sensor_size=size[::-1], interpolation=interp), want)
+        pil = evio.i2e.preprocess(photo, sensor_size=size[::-1], interpolation=interp, kernel="pil")
         assert pil.shape == want.shape and np.abs(pil.astype(int) - want).max() <= 3    # the spec's ±1 LSB (up to 3)
-    small = evio.i2e.preprocess(photo, 32)
-    np.testing.assert_array_equal(evio.i2e.preprocess(small, 128, "bilinear", kernel="pil"),
-                                  evio.i2e.preprocess(small, 128, "bilinear"))           # bilinear upsampling: equal
+    small = evio.i2e.preprocess(photo, sensor_size=32)
+    np.testing.assert_array_equal(evio.i2e.preprocess(small, sensor_size=128, interpolation="bilinear", kernel="pil"),
+                                  evio.i2e.preprocess(small, sensor_size=128, interpolation="bilinear"))           # bilinear upsampling: equal
 
 
 def test_preprocess_inputs_and_errors(tmp_path):
     pytest.importorskip("PIL")
     photo = load_photo("coffee.png")
-    from_path = evio.i2e.preprocess(IMAGES / "coffee.png", (40, 60))
-    np.testing.assert_array_equal(from_path, evio.i2e.preprocess(photo, (40, 60)))
-    np.testing.assert_array_equal(evio.i2e.preprocess(photo.transpose(2, 0, 1), (40, 60)), from_path)
-    gray = evio.i2e.preprocess(load_photo("camera.png")[..., 0], 16)
+    from_path = evio.i2e.preprocess(IMAGES / "coffee.png", sensor_size=(60, 40))
+    np.testing.assert_array_equal(from_path, evio.i2e.preprocess(photo, sensor_size=(60, 40)))
+    np.testing.assert_array_equal(evio.i2e.preprocess(photo.transpose(2, 0, 1), sensor_size=(60, 40)), from_path)
+    gray = evio.i2e.preprocess(load_photo("camera.png")[..., 0], sensor_size=16)
     assert gray.shape == (16, 16, 3) and (gray[..., 0] == gray[..., 2]).all()
-    np.testing.assert_array_equal(evio.i2e.preprocess(photo, None), photo)
-    assert evio.i2e.preprocess(np.stack([photo, photo]), 8).shape == (2, 8, 8, 3)
+    np.testing.assert_array_equal(evio.i2e.preprocess(photo, sensor_size=None), photo)
+    assert evio.i2e.preprocess(np.stack([photo, photo]), sensor_size=8).shape == (2, 8, 8, 3)
     with pytest.raises(evio.FormatError, match="uint8"):
-        evio.i2e.preprocess(photo / 255.0, 8)
+        evio.i2e.preprocess(photo / 255.0, sensor_size=8)
     with pytest.raises(ValueError, match="size"):
-        evio.i2e.preprocess(photo, (0, 4))
+        evio.i2e.preprocess(photo, sensor_size=(4, 0))
     with pytest.raises(ValueError, match="interpolation"):
-        evio.i2e.preprocess(photo, 8, "lanczos")
+        evio.i2e.preprocess(photo, sensor_size=8, interpolation="lanczos")
 
 
 # -- torch path ------------------------------------------------------------------------------------
@@ -374,11 +379,11 @@ def test_torch_tensors_match_numpy():
     np.testing.assert_array_equal(evio.i2e(single, 0.08).numpy(), reference(batch[0].transpose(1, 2, 0), 0.08))
     floats = torch.rand(2, 3, 9, 11)
     np.testing.assert_array_equal(evio.i2e(floats, 0.1).numpy(), evio.i2e(floats.numpy(), 0.1))
-    assert evio.i2e(torch.from_numpy(batch), 0.08, out="packed") == evio.i2e(batch, 0.08, out="packed")
+    assert evio.i2e(torch.from_numpy(batch), 0.08, output="packed") == evio.i2e(batch, 0.08, output="packed")
     resized = evio.i2e(torch.from_numpy(batch), preset="mnist")
     assert isinstance(resized, torch.Tensor) and resized.shape == (3, 8, 2, 32, 32)
     with pytest.raises(evio.FormatError):
-        evio.i2e(torch.full((2, 4, 4), 3.0), layout="NHW")
+        evio.i2e(torch.full((2, 4, 4), 3.0), axes="NHW")
 
 
 def test_into_writes_the_dense_output_in_place():
@@ -386,19 +391,19 @@ def test_into_writes_the_dense_output_in_place():
     imgs = rng.integers(0, 256, (3, 17, 23, 3)).astype(np.uint8)
     want = evio.i2e(imgs, 0.1)
     buf = np.ones(want.shape, bool)
-    assert evio.i2e(imgs, 0.1, into=buf) is buf
+    assert evio.i2e(imgs, 0.1, out=buf) is buf
     np.testing.assert_array_equal(buf, want)
     u8 = np.full(want.shape, 7, np.uint8)
-    evio.i2e(imgs, 0.1, into=u8)
+    evio.i2e(imgs, 0.1, out=u8)
     np.testing.assert_array_equal(u8, want.astype(np.uint8))
     tf = np.zeros((8, 3, 2, 17, 23), bool)
-    evio.i2e(imgs, 0.1, time_first=True, into=tf)
+    evio.i2e(imgs, 0.1, time_first=True, out=tf)
     np.testing.assert_array_equal(tf, want.transpose(1, 0, 2, 3, 4))
     one = np.zeros((8, 2, 17, 23), bool)
-    evio.i2e(imgs[1], 0.1, into=one)
+    evio.i2e(imgs[1], 0.1, out=one)
     np.testing.assert_array_equal(one, want[1])
     floats = (imgs / 255).astype(np.float32)
-    evio.i2e(floats, 0.1, into=buf)
+    evio.i2e(floats, 0.1, out=buf)
     np.testing.assert_array_equal(buf, evio.i2e(floats, 0.1))
 
 
@@ -407,11 +412,11 @@ def test_into_is_checked():
     for bad in (np.zeros((8, 2, 5, 7), bool), np.zeros((8, 2, 5, 6), np.float32),
                 np.zeros((8, 2, 6, 5), bool).transpose(0, 1, 3, 2)):
         with pytest.raises(ValueError):
-            evio.i2e(img, into=bad)
-    with pytest.raises(ValueError, match="out='dense'"):
-        evio.i2e(img, out="packed", into=np.zeros((8, 2, 5, 6), bool))
+            evio.i2e(img, out=bad)
+    with pytest.raises(ValueError, match="output='dense'"):
+        evio.i2e(img, output="packed", out=np.zeros((8, 2, 5, 6), bool))
     with pytest.raises(TypeError):
-        evio.i2e(img, into=[0] * 10)
+        evio.i2e(img, out=[0] * 10)
 
 
 def test_into_a_cpu_torch_tensor():
@@ -419,5 +424,5 @@ def test_into_a_cpu_torch_tensor():
     rng = np.random.default_rng(5)
     imgs = rng.integers(0, 256, (2, 9, 11, 3)).astype(np.uint8)
     dest = torch.zeros((2, 8, 2, 9, 11), dtype=torch.bool)
-    assert evio.i2e(torch.from_numpy(imgs), 0.07, into=dest) is dest
+    assert evio.i2e(torch.from_numpy(imgs), 0.07, out=dest) is dest
     np.testing.assert_array_equal(dest.numpy(), evio.i2e(imgs, 0.07))

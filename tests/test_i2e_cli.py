@@ -32,7 +32,7 @@ def image_folder(tmp_path):
 
 
 def expected(path, preset):
-    img = evio.i2e.preprocess(path, evio.i2e.PRESETS[preset]["size"])
+    img = evio.i2e.preprocess(path, sensor_size=evio.i2e.PRESETS[preset]["sensor_size"])
     return evio.i2e(img, preset=preset)
 
 
@@ -84,21 +84,21 @@ def test_npy_with_size_and_rows_per_shard(tmp_path):
     src = tmp_path / "imgs.npy"
     np.save(src, images)
     dst = tmp_path / "hub"
-    result = run(src, dst, "--size", "16x24", "--ratio", "0.12", "--rows-per-shard", "4", "--config", "mine",
+    result = run(src, dst, "--sensor-size", "24", "16", "--ratio", "0.12", "--rows-per-shard", "4", "--config", "mine",
                  "--split", "validation", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert len(list((dst / "mine").glob("validation-*-of-00003.parquet"))) == 3
     from evio.datasets import I2EShards
 
     ds = I2EShards(dst, config="mine", split="validation", dtype=bool)
-    want = evio.i2e(evio.i2e.preprocess(images, (16, 24)), 0.12)
+    want = evio.i2e(evio.i2e.preprocess(images, sensor_size=(24, 16)), 0.12)
     np.testing.assert_array_equal(np.stack([ds[i][0] for i in range(len(ds))]), want)
     assert list(ds.labels) == [0] * 10
 
 
 def test_errors_are_one_line_and_leave_nothing(image_folder, tmp_path):
     dst = tmp_path / "out"
-    result = run(image_folder, dst, "--workers", "1")             # mixed sizes, no --size
+    result = run(image_folder, dst, "--workers", "1")             # mixed sizes, no --sensor-size
     assert result.exit_code == 1
     assert result.output.startswith("evio: error: ") and "different sizes" in result.output
     assert result.output.count("\n") == 1
@@ -109,12 +109,31 @@ def test_errors_are_one_line_and_leave_nothing(image_folder, tmp_path):
     assert run(image_folder, dst, "--preset", "mnist", "-q", "-f", "--workers", "1").exit_code == 0
     bad = tmp_path / "x.txt"
     bad.write_text("x")
-    assert "SRC must be" in run(bad, tmp_path / "y.zarr").output
+    assert "must be an image folder" in run(bad, tmp_path / "y.zarr").output
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "class subfolders" in run(empty, tmp_path / "z.zarr").output
     np.savez(tmp_path / "f.npz", images=np.zeros((2, 4, 4, 3), np.float32))
-    out = run(tmp_path / "f.npz", tmp_path / "f.zarr", "--size", "8", "--workers", "1").output
+    out = run(tmp_path / "f.npz", tmp_path / "f.zarr", "--sensor-size", "8", "8", "--workers", "1").output
     assert out.startswith("evio: error: ") and "uint8" in out
     assert not (tmp_path / "f.zarr").exists()
-    assert "--size" in run(tmp_path / "f.npz", tmp_path / "g.zarr", "--size", "0x3").output
+    assert "--sensor-size" in run(tmp_path / "f.npz", tmp_path / "g.zarr", "--sensor-size", "0", "3").output
+
+
+def test_the_command_runs_a_python_function(image_folder, tmp_path):
+    from evio.datasets import I2EShards
+    from evio.image.folder import i2e_folder
+
+    calls = []
+    result = i2e_folder(image_folder, tmp_path / "py", preset="mnist", progress=lambda n, total: calls.append((n, total)))
+    assert run(image_folder, tmp_path / "cli", "--preset", "mnist", "-q", "--workers", "1").exit_code == 0
+    assert result.paths == [tmp_path / "py" / "I2E-MNIST" / "train-00000-of-00001.parquet"]
+    assert result.config_name == "I2E-MNIST" and result.ratio == evio.i2e.PRESETS["mnist"]["ratio"]
+    assert calls == [(4, 4)]
+    py, cli_ds = (I2EShards(tmp_path / d, config="I2E-MNIST", dtype=bool) for d in ("py", "cli"))
+    assert py.file_paths == cli_ds.file_paths and list(py.labels) == list(cli_ds.labels)
+    samples = np.stack([py[i][0] for i in range(len(py))])
+    np.testing.assert_array_equal(samples, np.stack([cli_ds[i][0] for i in range(len(cli_ds))]))
+    np.testing.assert_allclose(result.event_rates, samples.reshape(len(samples), -1).mean(axis=1))
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        i2e_folder(image_folder, tmp_path / "py", preset="mnist", overwrite=False)

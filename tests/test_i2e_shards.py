@@ -133,7 +133,7 @@ def test_class_names_from_huggingface_metadata(tmp_path):
     assert ds.file_paths == ["a", "b", "c"]
     store = evio.convert(tmp_path / "train-00000-of-00001.parquet", tmp_path / "s.zarr")
     assert evio.info(store)["classes"] == 10
-    back = evio.convert(store, tmp_path / "back", dst_format="i2e-parquet")
+    back = evio.convert(store, tmp_path / "back", format="i2e-parquet")
     again = I2EShards(back, config=tmp_path.name)
     assert again.class_names == ds.class_names and again.file_paths == ["a", "b", "c"]
     features = json.loads(pq.read_schema(again.shards[0].path).metadata[b"huggingface"])["info"]["features"]
@@ -262,7 +262,7 @@ def test_convert_roundtrip_is_byte_identical(hub, tmp_path):
     assert evio.open(store).format_name == "zarr-samples"
     back = evio.convert(store, tmp_path / "one.parquet")
     assert pq.read_table(back).to_pydict() == pq.read_table(src).to_pydict()
-    evio.convert(store, tmp_path / "hub", dst_format="i2e-parquet", rows_per_shard=4)
+    evio.convert(store, tmp_path / "hub", format="i2e-parquet", rows_per_shard=4)
     shards = sorted((tmp_path / "hub" / "I2E-TEST").iterdir())
     assert [p.name for p in shards] == [f"train-0000{k}-of-00003.parquet" for k in range(3)]
     merged = pa.concat_tables([pq.read_table(p) for p in shards])

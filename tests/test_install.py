@@ -24,7 +24,7 @@ with warnings.catch_warnings(record=True) as caught:
     import evio
     ev = evio.empty_events(3)
     ev["t"], ev["x"], ev["y"], ev["p"] = [0, 1, 1], [0, 1, 2], [1, 0, 1], [True, False, True]
-    dense = evio.to_dense(ev, (3, 2), T=2)
+    dense = evio.to_dense(ev, (3, 2), T=2, channels="on_off")
 print(json.dumps({"file": evio.__file__, "set": int(dense.sum()),
                   "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}))
 """

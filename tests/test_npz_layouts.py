@@ -182,7 +182,7 @@ def test_i2e_dense_of_any_events_is_their_set(tmp_path, sample):
         evio.write(path, ev, sensor_size=size, layout="i2e-dense", meta={"T": T})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", evio.LossWarning)
-        expected = evio.from_dense(evio.to_dense(ev, size, T), channels="on_off")
+        expected = evio.from_dense(evio.to_dense(ev, size, T, channels="on_off"), channels="on_off")
     np.testing.assert_array_equal(evio.read(path), expected)
     lost = [str(w.message) for w in caught if issubclass(w.category, evio.LossWarning)]
     assert bool(lost) == (len(expected) != len(ev) or not np.array_equal(expected, ev))

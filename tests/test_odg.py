@@ -215,7 +215,7 @@ def test_odg_equals_the_spec_on_photographs(name):
     ref = spec_odg(img)
     _assert_same(evio.odg(img), ref)
     if img.ndim == 3:
-        _assert_same(evio.odg(np.ascontiguousarray(img[:, :, ::-1]), layout="bgr"), ref)
+        _assert_same(evio.odg(np.ascontiguousarray(img[:, :, ::-1]), color_order="bgr"), ref)
 
 
 @needs_photos
@@ -329,10 +329,10 @@ def test_drop_rule_is_reported_not_applied():
     sample = evio.odg(flat)
     assert sample.n_events == 0 and not sample.kept and sample.a == 169 and sample.b == 254
     with pytest.warns(ODGDropWarning, match="0 events, fewer than 1000"):
-        ev = evio.odg(flat, out="events")
+        ev = evio.odg(flat, output="events")
     assert len(ev) == 0
     with pytest.warns(ODGDropWarning):
-        dense = evio.odg(flat, out="dense")
+        dense = evio.odg(flat, output="dense")
     assert dense.shape == (8, 2, 224, 224) and not dense.any()
     edge = np.zeros((40, 60), np.uint8)
     edge[18:20, 28:31] = 200                                   # a small bright patch: a few hundred events
@@ -348,14 +348,14 @@ def test_outputs_events_and_dense(tmp_path):
     sample = evio.odg(img)
     assert isinstance(sample, ODGSample) and sample.kept
     pos, neg, a, b = sample
-    ev = evio.odg(img, out="events")
+    ev = evio.odg(img, output="events")
     assert ev.dtype == evio.EVENT_DTYPE and len(ev) == len(pos) + len(neg)
     np.testing.assert_array_equal(ev["p"], np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)])
     both = np.concatenate([pos, neg]).astype(np.int64)
     np.testing.assert_array_equal(ev["y"], both[:, 0])
     np.testing.assert_array_equal(ev["x"], both[:, 1])
     np.testing.assert_array_equal(ev["t"], both[:, 2] - 1)
-    dense = evio.odg(img, out="dense")
+    dense = evio.odg(img, output="dense")
     np.testing.assert_array_equal(dense, spec_loader(pos, neg, a, b).transpose(1, 0, 2, 3) == 1)
     assert dense.dtype == np.bool_
 
@@ -384,10 +384,10 @@ def test_inputs_and_errors(tmp_path):
         evio.odg(np.zeros((0, 12, 3), np.uint8))
     with pytest.raises(evio.FormatError, match="nothing is left"):
         evio.odg(np.zeros((1, 300, 3), np.uint8))
-    with pytest.raises(ValueError, match="layout must be one of"):
-        evio.odg(img, layout="hsv")
-    with pytest.raises(ValueError, match="out must be one of"):
-        evio.odg(img, out="frames")
+    with pytest.raises(ValueError, match="color_order must be one of"):
+        evio.odg(img, color_order="hsv")
+    with pytest.raises(ValueError, match="output must be one of"):
+        evio.odg(img, output="frames")
 
 
 # -- storage, dense loader, round trips -----------------------------------------------------------------
@@ -483,12 +483,12 @@ def test_round_trip_through_events_and_dense(img):
         warnings.simplefilter("ignore", evio.LossWarning)
         dense = evio.es_imagenet_dense(sample)
         ev = sample.events("loader")
-    np.testing.assert_array_equal(evio.to_dense(ev, (224, 224), T=8), dense)
-    back = evio.from_dense(dense)
-    np.testing.assert_array_equal(evio.to_dense(back, (224, 224), T=8), dense)
+    np.testing.assert_array_equal(evio.to_dense(ev, (224, 224), T=8, channels="on_off"), dense)
+    back = evio.from_dense(dense, channels="on_off")
+    np.testing.assert_array_equal(evio.to_dense(back, (224, 224), T=8, channels="on_off"), dense)
     canvas = sample.events()
     in_c_order = canvas[np.lexsort((canvas["x"], canvas["y"], ~canvas["p"], canvas["t"]))]
-    np.testing.assert_array_equal(evio.from_dense(evio.to_dense(canvas, (256, 256), T=8)), in_c_order)
+    np.testing.assert_array_equal(evio.from_dense(evio.to_dense(canvas, (256, 256), T=8, channels="on_off"), channels="on_off"), in_c_order)
     ref = spec_edge_integral(spec_loader(sample.pos, sample.neg, sample.a, sample.b))
     for source in (sample, dense, ev, back):
         with warnings.catch_warnings():
@@ -507,7 +507,7 @@ def test_edge_integral_equals_the_spec_on_any_tensor(seed, H, W, density):
     ref = spec_edge_integral(dense.transpose(1, 0, 2, 3))
     np.testing.assert_array_equal(evio.edge_integral(dense), ref)
     np.testing.assert_array_equal(evio.edge_integral(dense.astype(np.float32)), ref)
-    np.testing.assert_array_equal(evio.edge_integral(evio.from_dense(dense), sensor_size=(W, H)), ref)
+    np.testing.assert_array_equal(evio.edge_integral(evio.from_dense(dense, channels="on_off"), sensor_size=(W, H)), ref)
     assert ref.min() >= -8 and ref.max() <= 8
 
 

@@ -124,7 +124,7 @@ def test_cli_render_image_shows_i2e_beside_the_original(tmp_path):
     assert "event rate" in res.output
     got = decode(out)
     assert got.shape[0] == 8 and got.shape[1] == 128
-    image = evio.i2e.preprocess(np.asarray(Image.open(src).convert("RGB")), 128)
+    image = evio.i2e.preprocess(np.asarray(Image.open(src).convert("RGB")), sensor_size=128)
     dense = evio.i2e(image, preset="cifar10")
     right = got[:, :, -128:]                       # the 8 time steps, ON (channel 0) amber
     lit = dense[:, 0] | dense[:, 1]

@@ -157,7 +157,7 @@ def test_streamed_writer_appends_chunks(tmp_path):
 
 def test_writer_rejects_events_outside_sensor(tmp_path):
     ev = random_events(10, seed=8, sensor=(100, 100))
-    with pytest.raises(ValueError, match="outside sensor_size"):
+    with pytest.raises(evio.FormatError, match="outside sensor_size"):
         evio.write(tmp_path / "o.h5", ev, sensor_size=(50, 50))
     assert list(tmp_path.iterdir()) == []
 

@@ -40,7 +40,7 @@ def test_convert_refuses_to_replace_a_folder_evio_did_not_write(tmp_path):
     (victim / "thesis.tex").write_text("years of work")
     for fmt in ("npz", "hdf5", "zarr"):
         with pytest.raises(FileExistsError, match="evio did not write"):
-            evio.convert(src, victim, dst_format=fmt)
+            evio.convert(src, victim, format=fmt)
     with pytest.raises(FileExistsError, match="evio did not write"):
         evio.write(victim, random_events(10), format="npy")
     assert (victim / "thesis.tex").read_text() == "years of work"
@@ -68,7 +68,7 @@ def test_destination_inside_the_source_is_refused(tmp_path):
     evio.write(src, ev)
     for dst, fmt in ((src / "events", "hdf5"), (src / "events" / "t", "npy"), (src / "new.h5", None)):
         with pytest.raises(ValueError, match="inside the source"):
-            evio.convert(src, dst, dst_format=fmt)
+            evio.convert(src, dst, format=fmt)
     np.testing.assert_array_equal(evio.read(src), ev)
 
 
@@ -92,7 +92,7 @@ def test_source_inside_the_destination_is_refused(tmp_path):
     evio.write(tmp_path / "a.h5", random_events(50))
     os.replace(tmp_path / "a.h5", inner)
     with pytest.raises(ValueError, match="holds the source"):
-        evio.convert(inner, folder, dst_format="zarr")
+        evio.convert(inner, folder, format="zarr")
     assert inner.exists()
 
 

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from . import convert, dataset, formats, i2e, info, render
-from ._app import main
+import os
+import sys
+
+try:
+    from . import convert, dataset, formats, i2e, info, render
+    from ._app import main
+except KeyboardInterrupt:
+    # Ctrl-C while the ``evio`` command loads its modules: one line, as at any other time.
+    if os.path.basename(sys.argv[0]) not in ("evio", "evio.exe", "__main__.py"):
+        raise
+    sys.stderr.write("evio: interrupted\n")
+    raise SystemExit(130) from None
 
 main.add_command(convert.convert)
 main.add_command(info.info)

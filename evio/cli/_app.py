@@ -31,6 +31,7 @@ _CLI_SPELLINGS = tuple((re.compile(pattern), cli) for pattern, cli in (
     (r"\bchip='([\w-]+)'", r"-o chip=\1"),
     (r"\bsensor_size=\(W, H\)", "--sensor-size W H"),
     (r"read one with split=NAME", "convert one with -o split=NAME"),
+    (r"\bpass overwrite=True\b", "use --force"),
 ))
 
 
@@ -185,9 +186,13 @@ def _sigterm_raises():
 
 @contextlib.contextmanager
 def _warnings_as_lines():
-    """Warnings print as one line ``evio: warning: …`` (no file name, no source line); libraries'
-    deprecation notices, meant for developers, are not shown."""
+    """evio's warnings print as one line ``evio: warning: …`` (no file name, no source line); other
+    libraries' warnings (deprecation notices and the like, meant for developers) are not shown."""
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
     def show(message, category, filename, lineno, file=None, line=None):
+        if not (category.__module__.startswith("evio") or str(filename).startswith(package_dir)):
+            return
         try:
             click.echo(f"evio: warning: {one_line_text(str(message))}", err=True)
         except OSError:
@@ -195,8 +200,6 @@ def _warnings_as_lines():
 
     with warnings.catch_warnings():
         warnings.showwarning = show
-        for aimed_at_developers in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-            warnings.filterwarnings("ignore", category=aimed_at_developers)
         yield
 
 

@@ -11,7 +11,7 @@ from .. import api
 from ._app import Progress, parse_options, refuse_existing
 
 #: Keys that ``-o`` cannot set, and the flag that sets each instead (None: nothing does).
-RESERVED_OPTIONS = {"src_format": "--from", "dst_format": "--to", "format": "--from or --to",
+RESERVED_OPTIONS = {"src_format": "--from", "dst_format": "--to", "format": "--to",
                     "sensor_size": "--sensor-size", "chunk_size": "--chunk-size", "progress": None,
                     "read_options": None, "meta": None, "mode": None, "path": None, "src": None, "dst": None}
 
@@ -57,7 +57,7 @@ def convert(src, dst, src_format, dst_format, sensor_size, chunk_size, options, 
     unit = "samples" if kind == "samples" else "events"
     progress = Progress(total, f"{src.name} -> {Path(dst).name}", enabled=not quiet, unit=unit)
     try:
-        api.convert(src, dst, src_format=src_format, dst_format=dst_format, chunk_size=chunk_size,
+        api.convert(src, dst, format=dst_format, src_format=src_format, chunk_size=chunk_size,
                     sensor_size=tuple(sensor_size) if sensor_size else None, progress=progress,
                     read_options=read_options, **write_options)
     finally:

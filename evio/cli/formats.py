@@ -13,7 +13,7 @@ from .. import api
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 def formats_command(as_json):
     """List the formats evio reads and writes."""
-    data = api.formats()
+    data = api.list_formats()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -67,7 +67,7 @@ def render(src, out, T, by, duration, scale, fps, grid, src_format, preset, rati
 
 
 def _render_i2e(src, out, preset, ratio, scale, fps, grid, quiet):
-    from ..image import i2e
+    from ..image.i2e import i2e
     from ..image.resize import preprocess
     from ..render import render_gif
 
@@ -86,7 +86,7 @@ def _render_i2e(src, out, preset, ratio, scale, fps, grid, quiet):
         if preset not in i2e.PRESETS:
             raise click.BadParameter(f"unknown preset {preset!r}; one of {', '.join(i2e.PRESETS)}",
                                      param_hint="--preset")
-        image = preprocess(image, i2e.PRESETS[preset]["size"])
+        image = preprocess(image, sensor_size=i2e.PRESETS[preset]["sensor_size"])
     dense = i2e(image, ratio=ratio, preset=preset)
     render_gif(dense, out, channels="on_off", original=image, scale=scale, fps=fps, grid=grid)
     if not quiet:

@@ -34,8 +34,8 @@ import numpy as np
 from .._atomic import AtomicDestination
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
+from ..formats._zarr import compressors, settle_writes, zarr_module
 from ..formats.sample_store import FRAMES_LAYOUT
-from ..formats.zarr_store import _compressors, settle_writes
 
 
 # -- download and extraction ------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def check_frame_options(frames) -> dict | None:
         frames = {"T": frames}
     if not isinstance(frames, dict):
         raise TypeError(f"frames must be None, an int T or a dict of evio.frames options, got {frames!r}")
-    from ..frames import frames as to_frames
+    from ..framing import frames as to_frames
 
     known = [k for k in inspect.signature(to_frames).parameters if k not in ("events", "sensor_size")]
     unknown = sorted(set(frames) - set(known))
@@ -115,7 +115,7 @@ def check_frame_options(frames) -> dict | None:
 
 def integrate(events: np.ndarray, options: dict, sensor_size) -> np.ndarray:
     """``[T, 2, H, W]`` frames of ``events`` through :func:`evio.frames`."""
-    from ..frames import frames as to_frames
+    from ..framing import frames as to_frames
 
     return to_frames(events, sensor_size=tuple(sensor_size[:2]), **options)
 
@@ -235,12 +235,6 @@ class NeuromorphicDataset:
 
 # -- frame stores -----------------------------------------------------------------------------------
 
-def _zarr():
-    import zarr
-
-    return zarr
-
-
 def create_frame_store(path, dataset: NeuromorphicDataset, *, complete: bool) -> None:
     """Create an empty frame store for ``dataset`` at ``path`` (atomically)."""
     if len(dataset) == 0:
@@ -258,11 +252,11 @@ def create_frame_store(path, dataset: NeuromorphicDataset, *, complete: bool) ->
 
 
 def _init_store(path, dataset, shape, dtype, complete):
-    zarr = _zarr()
+    zarr = zarr_module()
     root = zarr.open_group(store=str(path), mode="w", zarr_format=3)
     n = len(dataset)
     root.create_array("frames", shape=(n, *shape), chunks=(1, *shape), dtype=dtype, fill_value=0,
-                      compressors=_compressors("blosc-zstd", 3), chunk_key_encoding={"name": "default", "separator": "."},
+                      compressors=compressors("blosc-zstd", 3), chunk_key_encoding={"name": "default", "separator": "."},
                       config={"write_empty_chunks": True})
     label = root.create_array("label", shape=(n,), dtype=np.int64, chunks=(max(n, 1),))
     label[:] = np.asarray(dataset.targets, dtype=np.int64)
@@ -280,7 +274,7 @@ class FrameStore:
     def __init__(self, path):
         self.path = Path(path)
         try:
-            self._root = _zarr().open_group(store=str(self.path), mode="r+", zarr_format=3)
+            self._root = zarr_module().open_group(store=str(self.path), mode="r+", zarr_format=3)
             self.attrs = dict(self._root.attrs)
         except Exception as exc:  # noqa: BLE001  (zarr raises many types for a folder that is not a store)
             raise FormatError(f"cannot open frame store ({type(exc).__name__}: {exc})", self.path) from None
@@ -359,7 +353,7 @@ _WORKER: tuple | None = None  # (dataset, frames array) of a preparing worker pr
 
 def _worker_init(dataset, store_path) -> None:
     global _WORKER
-    _WORKER = (dataset, _zarr().open_array(store=str(Path(store_path) / "frames"), mode="r+", zarr_format=3))
+    _WORKER = (dataset, zarr_module().open_array(store=str(Path(store_path) / "frames"), mode="r+", zarr_format=3))
 
 
 def _worker_write(index: int) -> int:

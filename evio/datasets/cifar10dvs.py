@@ -151,6 +151,7 @@ class CIFAR10DVS(nm.NeuromorphicDataset):
         return {"orientation": self.orientation, "source": self.source, "train_ratio": self.train_ratio}
 
     def events(self, index: int) -> np.ndarray:
+        """Events of sample ``index``, no transform: ``EVENT_DTYPE``, ``t`` in µs as stored, 128 x 128 pixels."""
         where = self.locations[self._index(index)]
         if self.source == "aedat":
             if isinstance(where, tuple):

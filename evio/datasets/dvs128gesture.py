@@ -155,6 +155,8 @@ class DVS128Gesture(nm.NeuromorphicDataset):
         return self._recording_cache[1]
 
     def events(self, index: int) -> np.ndarray:
+        """Events of sample ``index``, no transform: ``EVENT_DTYPE``, ``t`` in µs on the recording's clock,
+        128 x 128 pixels."""
         rec, t_start, t_end = self.windows[self._index(index)]
         events = self.recording(rec)
         t = events["t"]

@@ -8,14 +8,13 @@ write the archive when the writer closes.
 from __future__ import annotations
 
 import os
-import sys
-import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
-from ..errors import FormatError, LossWarning
+from .._npy import read_header
+from ..errors import FormatError
 from ..events import as_events, empty_events
 from .base import EventReader, EventWriter
 
@@ -32,15 +31,6 @@ MAX_INFLATION = 100
 #: (an empty dense sample deflates about 1000x).
 INFLATION_FLOOR = 64 << 20
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError)
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def warn_loss(message: str) -> None:
-    """Issue a :class:`LossWarning` attributed to the first caller outside evio."""
-    level, frame = 1, sys._getframe(0)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, LossWarning, stacklevel=level)
 
 
 def open_zip(path) -> zipfile.ZipFile:
@@ -110,19 +100,8 @@ def read_array(zf: zipfile.ZipFile, key: str, path, *, kinds: str = "biu", ndim:
     _check_directory_entry(info, key, path)
     try:
         with zf.open(info) as f:
-            try:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version in ((2, 0), (3, 0)):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"unsupported npy version {version}")
-            except (ValueError, EOFError, SyntaxError) as exc:
-                raise FormatError(f"key {key!r}: bad npy header ({exc})", path) from None
+            shape, fortran, dtype = read_header(f, f"key {key!r}", path)
             header_len = f.tell()
-            if dtype.hasobject:
-                raise FormatError(f"key {key!r}: object arrays are not event data (and would need pickle)", path)
             if dtype.kind not in kinds:
                 raise FormatError(f"key {key!r}: dtype {dtype} is not accepted here (need {_kind_names(kinds)})",
                                   path)
@@ -176,7 +155,7 @@ def checked_int(values: np.ndarray, name: str, lo: int, hi: int, path, *, key: s
         raise FormatError(f"{where}: {name} = {int(values[i])} is outside {lo}..{hi}", path)
 
 
-class SampleReader(EventReader):
+class NpzLayoutReader(EventReader):
     """A per-sample layout: the reader loads the (small) sample whole when it opens."""
 
     format_name = "npz"
@@ -214,7 +193,7 @@ class SampleReader(EventReader):
         self._events = empty_events()
 
 
-class SampleWriter(EventWriter):
+class NpzLayoutWriter(EventWriter):
     """A per-sample layout: events are collected and the archive is written when the writer closes.
 
     ``t`` is a timestep index: ``meta["time_unit"]`` must be ``"timestep"`` or absent. ``meta["T"]``

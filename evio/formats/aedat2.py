@@ -17,6 +17,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE, empty_events, record_bytes
 from ..kernels import aer
 from ..registry import FormatSpec
+from ._buffer import trim_events
 from .base import EventReader, EventWriter
 
 VERSION_RE = re.compile(rb"^#!AER-DAT(\d+)\.(\d+)")
@@ -180,62 +181,49 @@ class Aedat2Reader(EventReader):
         s = self.stats
         return {"external": int(s[0]), "aps": int(s[1]), "imu": int(s[2]), "out_of_range": int(s[3])}
 
-    def _blocks(self, size):
-        self._file.seek(self.header_end)
-        remaining = self._n_words
-        while remaining > 0:
-            n = min(size, remaining)
-            buf = np.fromfile(self._file, dtype=np.uint8, count=n * self._event_bytes)
-            if len(buf) < n * self._event_bytes:
-                raise FormatError("file shrank while reading", self.path)
-            remaining -= n
-            yield buf, n
-
     def _check_trailing(self):
         if self._trailing:
             raise FormatError(f"{self._trailing} trailing bytes do not form a whole event", self.path,
                               self.header_end + self._n_words * self._event_bytes)
 
-    def _chunks(self, size):
+    def _decode(self, per_block: int, out: np.ndarray | None = None):
+        """Decode the words ``per_block`` at a time, each block into a new array, or all into ``out``
+        (from index 0). Yields ``(array, start, kept)`` per block: its events are ``array[start:start + kept]``."""
         self.stats[:] = 0
         tstate = np.zeros(2, dtype=np.int64)
-        for buf, n in self._blocks(size):
-            out = empty_events(n)
-            k = aer.aedat2_decode(buf, self._event_bytes, self._layout, ORIENTATIONS[self.orientation],
-                                  self._w, self._h, self.unwrap, out["t"], out["x"], out["y"], out["p"],
-                                  self.stats, tstate, record_bytes(out), 0)
-            self.meta.update(skipped=self.skipped)
-            yield out[:k]
-        self._check_trailing()
-
-    def read(self) -> np.ndarray:
-        """All events, decoded block by block straight into one array of ``bytes / event size``
-        events (the bound: every event is one word), trimmed to the events kept."""
-        self.stats[:] = 0
-        tstate = np.zeros(2, dtype=np.int64)
-        eb = self._event_bytes
-        total = self._n_words
-        out = empty_events(0) if total == 0 else np.empty(total, EVENT_DTYPE)
-        per_block = max(1, READ_BLOCK_BYTES // eb)
+        eb, total = self._event_bytes, self._n_words
         block = np.empty(min(per_block, total) * eb, dtype=np.uint8)
         orient = ORIENTATIONS[self.orientation]
         self._file.seek(self.header_end)
-        k = 0
-        done = 0
+        done = at = 0
         while done < total:
             n = min(per_block, total - done)
             buf = block[:n * eb]
             if self._file.readinto(buf) != n * eb:
                 raise FormatError("file shrank while reading", self.path)
             done += n
-            k += aer.aedat2_decode(buf, eb, self._layout, orient, self._w, self._h, self.unwrap,
-                                   out["t"][k:], out["x"][k:], out["y"][k:], out["p"][k:], self.stats, tstate,
-                                   record_bytes(out), k)
+            dest, start = (empty_events(n), 0) if out is None else (out, at)
+            kept = aer.aedat2_decode(buf, eb, self._layout, orient, self._w, self._h, self.unwrap,
+                                     dest["t"][start:], dest["x"][start:], dest["y"][start:], dest["p"][start:],
+                                     self.stats, tstate, record_bytes(dest), start)
             self.meta.update(skipped=self.skipped)
+            at += kept
+            yield dest, start, kept
         self._check_trailing()
-        if k != len(out):
-            out.resize(k, refcheck=False)  # no other view of ``out`` exists: shrink in place
-        return out
+
+    def _chunks(self, size):
+        for dest, start, kept in self._decode(size):
+            yield dest[start:start + kept]
+
+    def read(self) -> np.ndarray:
+        """All events, decoded block by block straight into one array of ``bytes / event size``
+        events (the bound: every event is one word), trimmed to the events kept."""
+        total = self._n_words
+        out = empty_events(0) if total == 0 else np.empty(total, EVENT_DTYPE)
+        kept = 0
+        for _, start, n in self._decode(max(1, READ_BLOCK_BYTES // self._event_bytes), out):
+            kept = start + n
+        return trim_events(out, kept)
 
     def read_raw(self) -> tuple[np.ndarray, np.ndarray]:
         """All undecoded words: ``(address uint32, timestamp int32)`` (native byte order)."""

@@ -16,6 +16,7 @@ from ..events import EVENT_DTYPE, empty_events, record_bytes
 from ..kernels import aer
 from ..registry import FormatSpec
 from .aedat2 import read_header, read_version
+from ._buffer import grow_events, trim_events
 from .base import EventReader, EventWriter, HeaderAfterBody
 
 #: Known device names in ``#Source`` lines -> (W, H)
@@ -146,9 +147,7 @@ class Aedat3Reader(EventReader):
             while True:
                 if fill == cap:
                     cap += cap // 2 + 1  # pragma: no cover - the bound above always holds
-                    grown = np.empty(cap, EVENT_DTYPE)
-                    grown[:fill] = out
-                    out = grown
+                    out = grow_events(out, fill, cap)
                 k, status = aer.aedat3_decode(buf, state, w, h, out["t"][fill:], out["x"][fill:],
                                               out["y"][fill:], out["p"][fill:], self.stats, record_bytes(out), fill)
                 fill += k
@@ -157,8 +156,7 @@ class Aedat3Reader(EventReader):
                     break
         finally:
             del buf
-        out.resize(fill, refcheck=False)  # no other view of ``out`` exists: shrink in place
-        return out
+        return trim_events(out, fill)
 
     def extra_info(self):
         return {"header_bytes": self.header_end, "sensor_size_from": self.meta["sensor_size_from"]}
@@ -215,11 +213,6 @@ class Aedat3Writer(HeaderAfterBody, EventWriter):
 
     def _finish(self):
         self._emit(self._header(self.final_meta().get("sensor_size")))
-
-
-def _is_aedat3(path) -> bool:
-    v = read_version(path)
-    return v is not None and v[0] == 3
 
 
 FORMAT = FormatSpec(

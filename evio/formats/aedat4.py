@@ -23,6 +23,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..kernels import aedat4 as kern
 from ..registry import FormatSpec
+from ._buffer import grow_events, trim_events
 from .base import EventReader, EventWriter
 
 MAGIC = b"#!AER-DAT4.0\r\n"
@@ -380,25 +381,39 @@ class Aedat4Reader(EventReader):
         start, count = fb.vector(field, kern.EVENT_STRUCT_SIZE)
         return np.frombuffer(data, "<i8", count=2 * count, offset=start)
 
+    def _packets(self):
+        """``(position, int64 words)`` of each packet of the stream, in file order, its event count
+        checked against the data table. The damage the scan found is raised by :meth:`_check_damage`."""
+        for k, (pos, n) in enumerate(self._index):
+            expected = None if self._expected is None else self._expected[k]
+            words = self._packet_words(pos, n, expected)
+            if expected is not None and len(words) // 2 != expected:
+                self._fail(f"packet holds {len(words) // 2} events; the data table says {expected}", pos)
+            yield pos, words
+
+    def _check_damage(self):
+        if self._broken is not None:
+            self._fail(*self._broken)
+
+    def _decode(self, words, out, pos, first: int = 0):
+        """Decode ``words`` into the events ``out``; ``first`` numbers the packet's first event there."""
+        bad = kern.decode_events(words, out["t"], out["x"], out["y"], out["p"])
+        if bad >= 0:
+            self._fail(f"event {first + bad} of the packet has a negative x or y", pos)
+
     def _chunks(self, size):
         """Decode each packet straight into chunk buffers of ``size`` events (no concatenation)."""
         left = self.count  # None when unknown
         buf, fill = None, 0
-        for k, (pos, n) in enumerate(self._index):
-            words = self._packet_words(pos, n, None if self._expected is None else self._expected[k])
+        for pos, words in self._packets():
             count = len(words) // 2
-            if self._expected is not None and count != self._expected[k]:
-                self._fail(f"packet holds {count} events; the data table says {self._expected[k]}", pos)
             i = 0
             while i < count:
                 if buf is None:
                     cap = size if left is None else max(1, min(size, left))
                     buf, fill = np.empty(cap, dtype=EVENT_DTYPE), 0
                 take = min(count - i, len(buf) - fill)
-                out = buf[fill:fill + take]
-                bad = kern.decode_events(words[2 * i:2 * (i + take)], out["t"], out["x"], out["y"], out["p"])
-                if bad >= 0:
-                    self._fail(f"event {i + bad} of the packet has a negative x or y", pos)
+                self._decode(words[2 * i:2 * (i + take)], buf[fill:fill + take], pos, i)
                 fill += take
                 i += take
                 if left is not None:
@@ -408,8 +423,7 @@ class Aedat4Reader(EventReader):
                     buf = None
         if buf is not None and fill:
             yield buf[:fill].copy() if fill < len(buf) // 2 else buf[:fill]
-        if self._broken is not None:
-            self._fail(*self._broken)
+        self._check_damage()
 
     def read(self):
         """All events, each packet decoded straight into one output array (no chunks to join).
@@ -424,29 +438,15 @@ class Aedat4Reader(EventReader):
         cap = max(1, min(guess, bound, max(compressed, 1 << 16)))
         out = np.empty(cap, dtype=EVENT_DTYPE)
         fill = 0
-        for k, (pos, n) in enumerate(self._index):
-            words = self._packet_words(pos, n, None if self._expected is None else self._expected[k])
+        for pos, words in self._packets():
             count = len(words) // 2
-            if self._expected is not None and count != self._expected[k]:
-                self._fail(f"packet holds {count} events; the data table says {self._expected[k]}", pos)
-            if not count:
-                continue
             if fill + count > cap:
                 cap = max(fill + count, cap + cap // 2)
-                grown = np.empty(cap, dtype=EVENT_DTYPE)
-                grown[:fill].view(np.uint8)[:] = out[:fill].view(np.uint8)
-                out = grown
-            part = out[fill:fill + count]
-            bad = kern.decode_events(words, part["t"], part["x"], part["y"], part["p"])
-            if bad >= 0:
-                self._fail(f"event {bad} of the packet has a negative x or y", pos)
+                out = grow_events(out, fill, cap)
+            self._decode(words, out[fill:fill + count], pos)
             fill += count
-            del part
-        if self._broken is not None:
-            self._fail(*self._broken)
-        if fill != cap:
-            out.resize(fill, refcheck=False)  # no other view of ``out`` exists: shrink in place
-        return out
+        self._check_damage()
+        return trim_events(out, fill)
 
     def close(self):
         self._file.close()

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import FormatError
 from ..events import EVENT_DTYPE, FIELDS, from_fields
 from ..registry import FormatSpec
-from ._npyio import NPY_MAGIC, npy_header
+from .._npy import NPY_MAGIC, npy_header
 from .base import EventReader, EventWriter
 
 _RESERVED_HEADER = 128

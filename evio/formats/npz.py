@@ -29,7 +29,7 @@ from ..errors import FormatError
 from ..events import FIELDS, from_fields
 from ..registry import FormatSpec
 from . import npz_es_imagenet, npz_i2e_dense, npz_i2e_sparse
-from ._npyio import NpyStream, npy_header
+from .._npy import NpyStream, npy_header
 from ._npzio import MAX_INFLATION, check_inflation, member_keys, open_zip
 from .base import EventReader, EventWriter
 

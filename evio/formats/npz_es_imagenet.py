@@ -21,54 +21,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._es_imagenet import CANVAS, CROP, PLACEMENTS, T, checked_side, rows_to_events
+from .._warn import warn_loss
 from ..errors import FormatError
-from ..events import EVENT_DTYPE
-from ..kernels import odg as kernels
-from ._npzio import (
-    MAX_MEMBER_BYTES,
-    SampleReader,
-    SampleWriter,
-    checked_int,
-    read_array,
-    warn_loss,
-)
+from ._npzio import MAX_MEMBER_BYTES, NpzLayoutReader, NpzLayoutWriter, checked_int, read_array
 
 LAYOUT = "es-imagenet"
 KEYS = ("pos", "neg")
-MODES = ("canvas", "loader")
-T = 8
-CANVAS = 256
-#: The loader's crop of its 256 x 256 grid: ``[16:240, 16:240]`` on both axes.
-CROP = (16, 240)
-#: The generator resizes the long side to 254; ``a``, ``b`` are the resized height and width.
-AIM_SIZE = 254
 
 
-def loader_offsets(a: int, b: int) -> tuple[int, int]:
-    """``(dx, dy)`` of ES-ImageNet's loader: added to the canvas row and column respectively."""
-    return (AIM_SIZE - a) // 2, (AIM_SIZE - b) // 2
-
-
-def _side(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= AIM_SIZE:
-        raise ValueError(f"{name} must be an integer in 1..{AIM_SIZE} (the resized image's "
-                         f"{'height' if name == 'a' else 'width'} from the label file), got {value!r}")
-    return int(value)
-
-
-class ESImageNetReader(SampleReader):
+class ESImageNetReader(NpzLayoutReader):
     layout = LAYOUT
     layout_options = ("es_imagenet", "a", "b")
 
     def __init__(self, path, *, es_imagenet: str = "canvas", a: int | None = None, b: int | None = None,
                  **options):
-        if es_imagenet not in MODES:
-            raise ValueError(f"es_imagenet must be one of {MODES}, got {es_imagenet!r}")
+        if es_imagenet not in PLACEMENTS:
+            raise ValueError(f"es_imagenet must be one of {PLACEMENTS}, got {es_imagenet!r}")
         if es_imagenet == "loader":
             if a is None or b is None:
                 raise ValueError("es_imagenet='loader' needs a=... and b=..., the sample's last two numbers in "
                                  "trainlabel.txt / vallabel.txt")
-            a, b = _side(a, "a"), _side(b, "b")
+            a, b = checked_side(a, "a"), checked_side(b, "b")
         elif a is not None or b is not None:
             raise ValueError("a and b apply only with es_imagenet='loader'")
         self.mode, self.a, self.b = es_imagenet, a, b
@@ -85,39 +59,7 @@ class ESImageNetReader(SampleReader):
         return out
 
 
-def rows_to_events(pos, neg, mode: str = "canvas", a: int | None = None, b: int | None = None, path=None):
-    """``(events, dropped)`` of ``pos``/``neg`` rows ``[row, col, t]`` placed as ``mode`` (see the module doc).
-
-    Every value is checked first (:class:`FormatError` naming the key and row); in ``"loader"`` mode the
-    events outside the 224 x 224 crop are dropped with a :class:`LossWarning` and counted in ``dropped``.
-    """
-    for key, rows in (("pos", pos), ("neg", neg)):
-        if rows.ndim != 2 or rows.shape[1] != 3:
-            raise FormatError(f"key {key!r}: must be [N, 3] (columns row, col, t), has shape {rows.shape}", path)
-    dx, dy, lo, hi = (*loader_offsets(a, b), *CROP) if mode == "loader" else (0, 0, 0, CANVAS)
-    total = len(pos) + len(neg)
-    out = np.empty(total, dtype=EVENT_DTYPE)
-    end = 0
-    for key, rows, on in (("pos", pos, True), ("neg", neg, False)):
-        # uint64 values above the int64 range turn negative: still invalid
-        checked = rows.astype(np.int64) if rows.dtype == np.uint64 else rows
-        end, bad = kernels.place_rows(checked, on, dx, dy, lo, hi, CANVAS, T,
-                                      out["t"], out["x"], out["y"], out["p"], end)
-        if bad >= 0:
-            for i, (name, low, high) in enumerate((("row", 0, CANVAS - 1), ("col", 0, CANVAS - 1), ("t", 1, T))):
-                checked_int(rows[:, i], name, low, high, path, key=key)
-            raise FormatError(f"key {key!r} row {bad}: {rows[bad].tolist()} is not a valid [row, col, t]", path)
-    if end < total:
-        out = out[:end].copy()
-    dropped = total - len(out)
-    if dropped:
-        where = f"{path}: " if path is not None else ""
-        warn_loss(f"{where}{dropped} of {total} events fall outside the loader's 224 x 224 crop "
-                  f"(a={a}, b={b}) and are dropped")
-    return out, dropped
-
-
-class ESImageNetWriter(SampleWriter):
+class ESImageNetWriter(NpzLayoutWriter):
     """Writes canvas coordinates: ``pos``/``neg`` rows ``[y, x, t + 1]`` as uint8 (t = 0..7).
 
     Options: ``compress`` (default True, as the generator's ``np.savez_compressed``).

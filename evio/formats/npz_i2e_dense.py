@@ -11,16 +11,17 @@ import warnings
 
 import numpy as np
 
+from .._warn import warn_loss
 from ..dense import from_dense, to_dense
 from ..errors import FormatError, LossWarning
-from ._npzio import MAX_MEMBER_BYTES, SampleReader, SampleWriter, read_array, warn_loss
+from ._npzio import MAX_MEMBER_BYTES, NpzLayoutReader, NpzLayoutWriter, read_array
 
 LAYOUT = "i2e-dense"
 KEYS = ("arr_0",)
 _MAX_SIDE = 65536
 
 
-class I2EDenseReader(SampleReader):
+class I2EDenseReader(NpzLayoutReader):
     layout = LAYOUT
 
     def _load(self, zf):
@@ -42,7 +43,7 @@ class I2EDenseReader(SampleReader):
         return from_dense(arr, channels="on_off")
 
 
-class I2EDenseWriter(SampleWriter):
+class I2EDenseWriter(NpzLayoutWriter):
     """Options: ``compress`` (default True: ``np.savez_compressed``; False: ``np.savez``)."""
 
     layout = LAYOUT

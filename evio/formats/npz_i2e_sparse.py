@@ -16,13 +16,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
-from ._npzio import (
-    MAX_MEMBER_BYTES,
-    SampleReader,
-    SampleWriter,
-    checked_int,
-    read_array,
-)
+from ._npzio import MAX_MEMBER_BYTES, NpzLayoutReader, NpzLayoutWriter, checked_int, read_array
 
 LAYOUT = "i2e-sparse"
 KEYS = ("events", "shape")
@@ -30,7 +24,7 @@ COLUMNS = ("t", "p", "x", "y")
 _MAX_SIDE = 256
 
 
-class I2ESparseReader(SampleReader):
+class I2ESparseReader(NpzLayoutReader):
     layout = LAYOUT
 
     def _load(self, zf):
@@ -57,7 +51,7 @@ class I2ESparseReader(SampleReader):
         return out
 
 
-class I2ESparseWriter(SampleWriter):
+class I2ESparseWriter(NpzLayoutWriter):
     """Options: ``compress`` (default True, as ``np.savez_compressed``)."""
 
     layout = LAYOUT

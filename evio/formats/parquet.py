@@ -2,7 +2,8 @@
 
 Columns: ``file_path`` (string, ``"{label}/{index}.npy"``), ``label`` (int64) and ``data`` (binary:
 the whole ``.npy`` file of one sample, see :mod:`evio.packbits`). A shard is a *sample collection*,
-not an event stream: read it with :meth:`I2EParquetReader.samples` or :class:`evio.datasets.I2EShards`.
+not an event stream: read it with :meth:`I2EParquetReader.samples` or :class:`evio.datasets.I2EShards`;
+write one file with :class:`I2EParquetWriter`, a Hub split of shards with :class:`I2EShardWriter`.
 Needs pyarrow (``pip install 'evio-toolkit[parquet]'``).
 """
 
@@ -16,14 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import packbits
+from .._atomic import sweep_stale, temp_sibling
+from .._npy import u8_payload
 from ..errors import FormatError
 from ..registry import FormatSpec
-from .base import DEFAULT_CHUNK_SIZE
-from .sample_store import RATE_SAMPLES, SampleReader, SampleWriter
+from .base import DEFAULT_CHUNK_SIZE, AtomicWriter
+from .sample_store import RATE_SAMPLES, SampleReader, SampleWriter, check_batch
 
 COLUMNS = ("file_path", "label", "data")
 #: Rows per row group written by evio (the Hugging Face ``datasets`` default for binary data).
 ROW_GROUP_SIZE = 100
+#: Bytes of ``data`` cells per shard file when ``rows_per_shard`` is not given (the Hub's 500 MB).
+SHARD_BYTES = 500_000_000
+_SPLIT_RE = re.compile(r"[A-Za-z0-9_.]+")
 #: Key of evio's entry in the parquet key-value metadata (JSON: config, split).
 META_KEY = b"evio_i2e"
 _SPLIT_NAME = re.compile(r"^(?P<split>[^-]+)-\d+-of-\d+\.parquet$", re.IGNORECASE)
@@ -237,7 +243,7 @@ class Rows:
         out = []
         for j in (range(self.n) if js is None else js):
             try:
-                p = packbits._npy_payload(self.cell(j))
+                p = u8_payload(self.cell(j))
                 packbits.shape_of(p)
             except ValueError as exc:
                 raise FormatError(f"row {self.row0 + j}: {exc}", self.path) from None
@@ -260,7 +266,7 @@ def decode(cells, rows, path, dtype=bool, out=None) -> np.ndarray:
     first = None
     for cell, row in zip(cells, rows):
         try:
-            shape = packbits.shape_of(packbits._npy_payload(cell))
+            shape = packbits.shape_of(u8_payload(cell))
         except ValueError as exc:
             raise FormatError(f"row {row}: {exc}", path) from None
         if first is None:
@@ -490,6 +496,152 @@ class ShardFile:
             self._writer.close()
         except Exception:
             pass
+
+
+class I2EShardWriter(AtomicWriter):
+    """Writes ``<out_dir>/<config_name>/<split>-0000k-of-0000n.parquet`` atomically.
+
+    Shards go to hidden temporary files and get their final names on :meth:`close`, once ``n`` is
+    known; other ``<split>-*-of-*.parquet`` files in that folder are then removed (the split is
+    replaced). On failure nothing is left behind. ``out_dir`` is created if its parent exists.
+    ``rows_per_shard`` defaults to about 500 MB of ``data`` per shard; ``row_group_size`` to 100 rows.
+    ``class_names`` become Hugging Face ``ClassLabel`` metadata of the ``label`` column.
+    """
+
+    def __init__(self, out_dir, config_name: str, split: str = "train", *, rows_per_shard: int | None = None,
+                 row_group_size: int = ROW_GROUP_SIZE, compression="snappy", class_names=None):
+        pyarrow()
+        name = str(config_name)
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"config_name must be a plain folder name, got {config_name!r}")
+        if not _SPLIT_RE.fullmatch(str(split)):
+            raise ValueError(f"split must be letters, digits, '_' or '.', got {split!r}")
+        if rows_per_shard is not None and int(rows_per_shard) < 1:
+            raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
+        if int(row_group_size) < 1:
+            raise ValueError(f"row_group_size must be >= 1, got {row_group_size}")
+        self.out_dir = Path(out_dir)
+        self.config_name, self.split = name, str(split)
+        self.rows_per_shard = None if rows_per_shard is None else int(rows_per_shard)
+        self.row_group_size, self.compression = int(row_group_size), compression
+        self.class_names = None if class_names is None else [str(n) for n in class_names]
+        parent = self.out_dir.parent if str(self.out_dir.parent) else Path(".")
+        if not parent.is_dir():
+            raise FileNotFoundError(f"destination folder does not exist: {parent}")
+        self.folder = self.out_dir / name
+        self._created = [p for p in (self.out_dir, self.folder) if not p.exists()]
+        for p in self._created:
+            p.mkdir()
+        sweep_stale(self.folder)
+        self._parts: list[Path] = []
+        self._file: ShardFile | None = None
+        self._in_shard = 0
+        self.count = 0
+        self.shape = None
+        self.paths: list[Path] = []
+        self._closed = False
+
+    def write_samples(self, dense, labels, file_paths=None) -> None:
+        """Append a batch: ``dense`` bool ``[n, T, C, H, W]`` (or one sample), ``labels`` n ints,
+        ``file_paths`` n strings (default ``f"{label}/{index}.npy"``)."""
+        if self._closed:
+            raise ValueError(f"{self.folder}: writer is closed")
+        try:
+            dense, labels, file_paths = check_batch(dense, labels, file_paths, self.count, self.shape)
+            if not len(dense):
+                return
+            if self.shape is None:
+                self.shape = tuple(int(v) for v in dense.shape[1:])
+            self._append_cells(packbits.dumps(dense), labels, file_paths)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write_cells(self, cells, labels, file_paths, shape) -> None:
+        """Append ``.npy`` cells that are already packed (``packbits.dumps`` output of samples of
+        ``shape`` ``(T, C, H, W)``), with ``labels`` and ``file_paths``: saves an unpack and a repack."""
+        if self._closed:
+            raise ValueError(f"{self.folder}: writer is closed")
+        shape = tuple(int(v) for v in shape)
+        if self.shape is not None and shape != self.shape:
+            raise ValueError(f"sample shape {shape} differs from this writer's {self.shape}")
+        if not (len(cells) == len(labels) == len(file_paths)):
+            raise ValueError(f"{len(cells)} cells, {len(labels)} labels and {len(file_paths)} file paths")
+        if not len(cells):
+            return
+        try:
+            self.shape = shape
+            self._append_cells(cells, labels, file_paths)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _append_cells(self, cells, labels, file_paths) -> None:
+        if self.rows_per_shard is None:
+            self.rows_per_shard = max(1, SHARD_BYTES // len(cells[0]))
+        a = 0
+        while a < len(cells):
+            if self._file is None or self._in_shard >= self.rows_per_shard:
+                self._next_shard()
+            b = min(len(cells), a + self.rows_per_shard - self._in_shard)
+            self._file.add(file_paths[a:b], labels[a:b], cells[a:b])
+            self._in_shard += b - a
+            a = b
+        self.count += len(cells)
+
+    def _next_shard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        part = temp_sibling(self.folder / f"{self.split}-{len(self._parts):05d}")
+        self._parts.append(part)
+        self._file = ShardFile(part, row_group_size=self.row_group_size, compression=self.compression,
+                               meta={"config": self.config_name, "split": self.split,
+                                     "class_names": self.class_names})
+        self._in_shard = 0
+
+    def close(self) -> list[Path]:
+        """Finish, give the shards their final names and return them."""
+        if self._closed:
+            return self.paths
+        try:
+            if self._file is None:
+                self._next_shard()
+            self._file.close()
+            self._file = None
+            n = len(self._parts)
+            final = [self.folder / f"{self.split}-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
+            for part, dst in zip(self._parts, final):
+                os.replace(part, dst)
+            self._parts = []
+            keep = set(final)
+            for old in self.folder.glob(f"{self.split}-*-of-*.parquet"):
+                if old not in keep and re.fullmatch(rf"{re.escape(self.split)}-\d+-of-\d+\.parquet", old.name):
+                    old.unlink()
+            self.paths = final
+            self._closed = True
+            return final
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Remove everything written so far."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is not None:
+            self._file.abort()
+            self._file = None
+        for part in self._parts:
+            try:
+                part.unlink()
+            except FileNotFoundError:
+                pass
+        for p in reversed(self._created):
+            try:
+                p.rmdir()
+            except OSError:
+                pass
 
 
 class I2EParquetWriter(SampleWriter):

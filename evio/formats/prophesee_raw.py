@@ -24,6 +24,7 @@ from ..errors import FormatError
 from ..events import EVENT_DTYPE, record_bytes
 from ..kernels import prophesee as K
 from ..registry import FormatSpec
+from ._buffer import grow_events, join_events, trim_events
 from .base import EventReader, EventWriter, HeaderAfterBody
 
 DEFAULT_BLOCK_BYTES = 1 << 22
@@ -87,30 +88,6 @@ def positive_int(text, what, path):
 
 #: Events per output piece at most; chunks larger than this are joined from pieces.
 _PIECE = 1 << 20
-
-
-def join_events(parts):
-    """Concatenate ``EVENT_DTYPE`` arrays as bytes (much faster than ``np.concatenate`` on the
-    packed structured dtype)."""
-    if len(parts) == 1:
-        return parts[0]
-    raw = np.concatenate([np.ascontiguousarray(a).view(np.uint8) for a in parts])
-    return raw.view(EVENT_DTYPE)
-
-
-def grow_events(out, fill, cap):
-    """A copy of ``out[:fill]`` with room for ``cap`` events (copied as bytes)."""
-    new = np.empty(cap, EVENT_DTYPE)
-    new[:fill].view(np.uint8)[:] = out[:fill].view(np.uint8)
-    return new
-
-
-def trim_events(out, n):
-    """``out[:n]`` as an array of its own. ``out`` must be an array the caller allocated and
-    holds no other view of: it is shrunk in place (no copy)."""
-    if n != len(out):
-        out.resize(n, refcheck=False)
-    return out
 
 
 def read_words(f, block, k, path):

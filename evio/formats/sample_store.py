@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import AtomicDestination, evio_layout
+from .._torch import as_numpy
 from ..errors import FormatError
 from ..registry import FormatSpec
+from ._zarr import compressors, settle_writes, zarr_module
 from .base import AtomicWriter, DEFAULT_CHUNK_SIZE, EventReader, clean_meta
 
 LAYOUT = "evio-samples-1"
@@ -110,7 +112,8 @@ class SampleReader(EventReader):
 
     def extra_info(self) -> dict:
         """Config, split, sample count, T/C/H/W, event rate and total representation sizes."""
-        from ..packbits import HEADER_BYTES, _npy_header
+        from .._npy import npy_header
+        from ..packbits import HEADER_BYTES
 
         n = self.count or 0
         out = {"kind": "samples", "config": self.meta.get("config"), "split": self.meta.get("split"),
@@ -133,7 +136,7 @@ class SampleReader(EventReader):
         out["representations"] = {
             "samples": n,
             "dense_bool": n * elements,
-            "packed_npy": n * (len(_npy_header(packed)) + packed),
+            "packed_npy": n * (len(npy_header(np.dtype(np.uint8), packed)) + packed),
             "sparse_uint8": 4 * total_events,
             "sparse_estimated": scanned < n,
         }
@@ -204,9 +207,7 @@ class SampleWriter(AtomicWriter):
 
 def check_batch(dense, labels, file_paths, start: int, shape):
     """Validated ``(bool [n, T, C, H, W], int64 [n], list of n str)``; ``start`` numbers the samples."""
-    from ..dense import _as_numpy
-
-    arr = _as_numpy(dense)
+    arr = as_numpy(dense)
     if arr.ndim == 4:
         arr = arr[None]
     if arr.ndim != 5:
@@ -222,7 +223,7 @@ def check_batch(dense, labels, file_paths, start: int, shape):
             i = int(np.argmax(bad.reshape(len(arr), -1).any(axis=1)))
             raise ValueError(f"sample {start + i} holds values other than 0 and 1 (dense samples are binary)")
         arr = arr.astype(bool)
-    labels = np.asarray(_as_numpy(labels)).reshape(-1)
+    labels = as_numpy(labels).reshape(-1)
     if len(labels) != len(arr):
         raise ValueError(f"{len(arr)} samples but {len(labels)} labels (from sample {start})")
     if len(labels) and labels.dtype.kind not in "biu":
@@ -259,7 +260,7 @@ def frame_store_info(path) -> dict:
     from ._store import path_size
 
     try:
-        root = _zarr().open_group(store=str(path), mode="r", zarr_format=3)
+        root = zarr_module().open_group(store=str(path), mode="r", zarr_format=3)
         attrs = dict(root.attrs)
         frames, labels = root["frames"], np.asarray(root["label"][:], np.int64)
     except Exception as exc:  # zarr raises many types for a damaged store
@@ -284,12 +285,6 @@ def frame_store_info(path) -> dict:
             "size_bytes": path_size(path)}
 
 
-def _zarr():
-    import zarr
-
-    return zarr
-
-
 class SampleStoreReader(SampleReader):
     """Reads a zarr sample store. Options: ``rate_samples`` (used only when ``event_count`` is missing)."""
 
@@ -301,7 +296,7 @@ class SampleStoreReader(SampleReader):
         if not self.path.is_dir():
             raise FormatError("a zarr sample store is a folder, but this is a file", self.path, 0)
         try:
-            self._root = _zarr().open_group(store=str(self.path), mode="r", zarr_format=3)
+            self._root = zarr_module().open_group(store=str(self.path), mode="r", zarr_format=3)
             attrs = dict(self._root.attrs)
         except Exception as exc:
             raise FormatError(f"cannot open zarr store ({type(exc).__name__}: {exc})", self.path) from None
@@ -398,15 +393,13 @@ class SampleStoreWriter(SampleWriter):
 
     def __init__(self, path, *, compression="default", compression_level=None, samples_per_shard="auto",
                  **options):
-        from .zarr_store import _compressors
-
         if samples_per_shard not in ("auto", None) and (not isinstance(samples_per_shard, int)
                                                          or samples_per_shard < 1):
             raise ValueError(f"samples_per_shard must be 'auto', None or an int >= 1, got {samples_per_shard!r}")
-        self._codec = _compressors(compression, compression_level)
+        self._codec = compressors(compression, compression_level)
         super().__init__(path, **options)
         self.samples_per_shard = samples_per_shard
-        self._root = _zarr().open_group(store=str(self.tmp_path), mode="w", zarr_format=3)
+        self._root = zarr_module().open_group(store=str(self.tmp_path), mode="w", zarr_format=3)
         self._dense = None
         self._pending_dense: list[np.ndarray] = []
         self._pending_labels: list[np.ndarray] = []
@@ -481,8 +474,6 @@ class SampleStoreWriter(SampleWriter):
         self._root = None
 
     def _release(self) -> None:
-        from .zarr_store import settle_writes
-
         settle_writes()
         self._root = None
         self._pending_dense = []

@@ -5,56 +5,12 @@ Readable with plain zarr-python: ``zarr.open_group(p)["events/t"][:] + zarr.open
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from ..errors import FormatError
 from ..registry import FormatSpec
 from ._store import StoreReader, StoreWriter
-
-COMPRESSIONS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", None)
-
-
-def _zarr():
-    import zarr
-
-    return zarr
-
-
-def _compressors(compression, level):
-    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
-
-    if compression == "default":
-        compression = "blosc-zstd"
-    if compression is None or compression == "none":
-        return None
-    if compression in ("blosc-zstd", "blosc-lz4"):
-        return BloscCodec(cname=compression.split("-")[1], clevel=3 if level is None else int(level),
-                          shuffle="bitshuffle")
-    if compression == "zstd":
-        return ZstdCodec(level=3 if level is None else int(level))
-    if compression == "gzip":
-        return GzipCodec(level=4 if level is None else int(level))
-    raise ValueError(f"unknown zarr compression {compression!r}; choose one of {COMPRESSIONS}")
-
-
-def settle_writes() -> None:
-    """Wait until zarr has no write in flight. When one chunk write fails (a full disk), zarr raises
-    at once while the others still run and may create files after the temporary store is removed."""
-    try:
-        from zarr.core.sync import sync
-    except ImportError:
-        return
-
-    async def others_done():
-        current = asyncio.current_task()
-        await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not current), return_exceptions=True)
-
-    try:
-        sync(others_done(), timeout=60)
-    except Exception:
-        pass
+from ._zarr import compressors, settle_writes, zarr_module
 
 
 def _is_zarr_v3_folder(path) -> bool:
@@ -78,7 +34,7 @@ class ZarrReader(StoreReader):
             raise FormatError("a zarr store is a folder, but this is a file", self.path, 0)
         if not _is_zarr_v3_folder(self.path):
             raise FormatError("not a zarr v3 store: zarr.json is missing", self.path)
-        zarr = _zarr()
+        zarr = zarr_module()
         try:
             return zarr.open_group(store=str(self.path), mode="r", zarr_format=3)
         except Exception as exc:
@@ -102,11 +58,11 @@ class ZarrWriter(StoreWriter):
     format_name = "zarr"
 
     def __init__(self, path, *, compression="default", compression_level=None, **options):
-        self._codec = _compressors(compression, compression_level)
+        self._codec = compressors(compression, compression_level)
         super().__init__(path, compression=compression, **options)
 
     def _create_root(self):
-        return _zarr().open_group(store=str(self.tmp_path), mode="w", zarr_format=3)
+        return zarr_module().open_group(store=str(self.tmp_path), mode="w", zarr_format=3)
 
     def _create_array(self, name, dtype):
         return self._root.create_array(

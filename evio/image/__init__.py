@@ -1,6 +1,6 @@
-"""Static images -> synthetic event tensors (I2E; ES-ImageNet ODG)."""
+"""Static images -> synthetic event tensors: :mod:`evio.image.i2e` (I2E, the function ``evio.i2e``),
+:mod:`evio.image.odg` (ES-ImageNet's ODG, ``evio.odg``), :mod:`evio.image.resize`."""
 
-from .i2e import i2e
-from .odg import ODGDropWarning, ODGSample, edge_integral, es_imagenet_dense, odg
+from .odg import ODGDropWarning, ODGSample, edge_integral, es_imagenet_dense
 
-__all__ = ["i2e", "ODGDropWarning", "ODGSample", "edge_integral", "es_imagenet_dense", "odg"]
+__all__ = ["ODGDropWarning", "ODGSample", "edge_integral", "es_imagenet_dense"]

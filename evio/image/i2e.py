@@ -14,9 +14,12 @@ from functools import lru_cache
 import numpy as np
 
 from .. import packbits
+from .._npy import npy_header
+from .._torch import as_numpy, is_torch
 from ..dense import from_dense
 from ..errors import FormatError
 from ..kernels import i2e as kernels
+from ._arrays import AXES, axes_of, to_nhwc  # noqa: F401  (AXES: the values of axes=, named here too)
 from .resize import preprocess
 
 #: Direction groups ``a..h``: anchor pairs ``(p0, p1)`` of 3x3 kernel cells (1..9 row-major, 5 = centre,
@@ -35,20 +38,19 @@ DIRECTIONS = {
 GROUPS = "abcdefgh"
 DEFAULT_ORDER = "efghabcd"
 
-#: Published I2E configurations (README dataset table): output size ``(H, W)`` in pixels, ratio,
-#: Hugging Face config name and the reported event rate (fraction of elements set).
+#: Published I2E configurations (README dataset table): output ``sensor_size`` ``(W, H)`` in pixels,
+#: ratio, Hugging Face config name and the reported event rate (fraction of elements set).
 PRESETS = {
-    "cifar10": {"size": (128, 128), "ratio": 0.07, "config": "I2E-CIFAR10", "event_rate": 0.0586},
-    "cifar100": {"size": (128, 128), "ratio": 0.07, "config": "I2E-CIFAR100", "event_rate": 0.0576},
-    "imagenet": {"size": (224, 224), "ratio": 0.12, "config": "I2E-ImageNet", "event_rate": 0.0666},
-    "caltech101": {"size": (224, 224), "ratio": 0.12, "config": "I2E-Caltech101", "event_rate": 0.0625},
-    "caltech256": {"size": (224, 224), "ratio": 0.12, "config": "I2E-Caltech256", "event_rate": 0.0604},
-    "mini-imagenet": {"size": (224, 224), "ratio": 0.12, "config": "I2E-Mini-ImageNet", "event_rate": 0.0665},
-    "mnist": {"size": (32, 32), "ratio": 0.10, "config": "I2E-MNIST", "event_rate": 0.0956},
-    "fashionmnist": {"size": (32, 32), "ratio": 0.15, "config": "I2E-FashionMNIST", "event_rate": 0.1076},
+    "cifar10": {"sensor_size": (128, 128), "ratio": 0.07, "config": "I2E-CIFAR10", "event_rate": 0.0586},
+    "cifar100": {"sensor_size": (128, 128), "ratio": 0.07, "config": "I2E-CIFAR100", "event_rate": 0.0576},
+    "imagenet": {"sensor_size": (224, 224), "ratio": 0.12, "config": "I2E-ImageNet", "event_rate": 0.0666},
+    "caltech101": {"sensor_size": (224, 224), "ratio": 0.12, "config": "I2E-Caltech101", "event_rate": 0.0625},
+    "caltech256": {"sensor_size": (224, 224), "ratio": 0.12, "config": "I2E-Caltech256", "event_rate": 0.0604},
+    "mini-imagenet": {"sensor_size": (224, 224), "ratio": 0.12, "config": "I2E-Mini-ImageNet", "event_rate": 0.0665},
+    "mnist": {"sensor_size": (32, 32), "ratio": 0.10, "config": "I2E-MNIST", "event_rate": 0.0956},
+    "fashionmnist": {"sensor_size": (32, 32), "ratio": 0.15, "config": "I2E-FashionMNIST", "event_rate": 0.1076},
 }
 DEFAULT_RATIO = 0.07
-LAYOUTS = ("auto", "HWC", "CHW", "HW", "NHWC", "NCHW", "NHW")
 OUTPUTS = ("dense", "packed", "events")
 MODES = ("eval", "train")
 #: Packed cells are built in a reused buffer of about this many bytes (cache-resident, no page faults).
@@ -132,52 +134,6 @@ def _ratio32_checked(ratio) -> np.float32:
     return r
 
 
-def _layout_of(shape: tuple, layout: str) -> str:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if layout != "auto":
-        if len(layout) != len(shape):
-            raise FormatError(f"layout {layout!r} needs {len(layout)} dimensions, the images have shape {shape}")
-        return layout
-    nd = len(shape)
-    if nd == 2:
-        return "HW"
-    if nd not in (3, 4):
-        raise FormatError(f"images must be [H, W], [H, W, C], [C, H, W], [N, H, W], [N, H, W, C] or "
-                          f"[N, C, H, W], got shape {shape}")
-    first, last = shape[-3], shape[-1]
-    last_c, first_c = last in (1, 3), first in (1, 3)
-    if last_c and not first_c:
-        return "HWC" if nd == 3 else "NHWC"
-    if first_c and not last_c:
-        return "CHW" if nd == 3 else "NCHW"
-    if nd == 3 and not first_c and not last_c:
-        return "NHW"
-    raise FormatError(f"cannot tell the layout of images of shape {shape} (channels first or last?); "
-                      f"pass layout= one of {LAYOUTS[1:]}")
-
-
-_TO_NHWC = {"HWC": None, "CHW": (1, 2, 0), "HW": None, "NHWC": None, "NCHW": (0, 2, 3, 1), "NHW": None}
-
-
-def _to_nhwc(arr, layout: str):
-    """(``[N, H, W, C]`` view, batched) for a NumPy array or torch tensor in ``layout``."""
-    perm = _TO_NHWC[layout]
-    if perm is not None:
-        arr = arr.permute(*perm) if hasattr(arr, "permute") else arr.transpose(perm)
-    if layout in ("HW", "NHW"):
-        arr = arr[..., None]
-    batched = layout.startswith("N")
-    if not batched:
-        arr = arr[None]
-    C = arr.shape[-1]
-    if C not in (1, 3):
-        raise FormatError(f"images need 1 (grayscale) or 3 (RGB) channels, got {C} (layout {layout})")
-    if arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise FormatError(f"images must be at least 1x1 pixels, got H={arr.shape[1]}, W={arr.shape[2]}")
-    return arr, batched
-
-
 def _check_numpy(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
@@ -194,28 +150,30 @@ def _check_numpy(arr: np.ndarray) -> np.ndarray:
 
 
 def i2e(images, ratio=None, *, preset: str | None = None, order=DEFAULT_ORDER, mode: str = "eval", rng=None,
-        out: str = "dense", layout: str = "auto", time_first: bool = False, into=None):
+        output: str = "dense", axes: str = "auto", time_first: bool = False, out=None):
     """Images -> I2E event tensors.
 
     ``images``: uint8 (0..255) or float in [0, 1]; ``[H, W, 3]``, ``[3, H, W]``, grayscale ``[H, W]``,
-    or batches ``[N, H, W, 3]``, ``[N, 3, H, W]``, ``[N, H, W]`` (``layout`` names it when the shape
+    or batches ``[N, H, W, 3]``, ``[N, 3, H, W]``, ``[N, H, W]`` (``axes`` names them when the shape
     is ambiguous); a NumPy array or a torch tensor (computed with torch on its device).
     ``ratio``: threshold as a fraction of the image's V range (default 0.07, or the preset's).
     ``preset``: a key of ``PRESETS``; images of another size are first resized with
-    ``preprocess(image, preset size)`` (bicubic, as the published datasets).
+    ``preprocess(image, sensor_size=preset's)`` (bicubic, as the published datasets).
     ``order``: timestep order of the directions (default ``"efghabcd"``, the reference's).
     ``mode="train"``: one random anchor per direction per call, drawn with ``rng`` (Generator or seed).
-    ``out``: ``"dense"`` -> bool ``[T, 2, H, W]`` (batches ``[N, T, 2, H, W]``, or ``[T, N, 2, H, W]``
+    ``output``: ``"dense"`` -> bool ``[T, 2, H, W]`` (batches ``[N, T, 2, H, W]``, or ``[T, N, 2, H, W]``
     with ``time_first=True``, SpikingJelly's multi-step layout); ``"packed"`` -> the ``.npy`` bytes
     of an I2E shard cell (a list for batches); ``"events"`` -> ``EVENT_DTYPE`` events with ``t`` the
     timestep (a list for batches). Channel 0 = ON.
-    ``into``: with ``out="dense"``, a C-contiguous bool or uint8 NumPy array (or CPU torch tensor) of
+    ``out``: with ``output="dense"``, a C-contiguous bool or uint8 NumPy array (or CPU torch tensor) of
     exactly the output shape, written in place and returned (no allocation: for training loops).
     """
-    if out not in OUTPUTS:
-        raise ValueError(f"out must be one of {OUTPUTS}, got {out!r}")
-    if into is not None and out != "dense":
-        raise ValueError(f"into= needs out='dense', got out={out!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    if isinstance(out, str):
+        raise TypeError(f"out= is the destination array (as in NumPy); the kind of output is output={out!r}")
+    if out is not None and output != "dense":
+        raise ValueError(f"out= needs output='dense', got output={output!r}")
     if preset is not None:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
@@ -226,11 +184,9 @@ def i2e(images, ratio=None, *, preset: str | None = None, order=DEFAULT_ORDER, m
         table = _eval_table(_order_groups(order))
     else:
         table = anchors(order, mode, rng)
-    if type(images).__module__.startswith("torch") and into is None:
-        return _i2e_torch(images, r32, table, preset, out, layout, time_first)
-    if type(images).__module__.startswith("torch"):
-        images = images.detach().cpu().numpy()
-    return _numpy_path(np.asarray(images), r32, table, preset, out, layout, time_first, into)
+    if is_torch(images) and out is None:
+        return _i2e_torch(images, r32, table, preset, output, axes, time_first)
+    return _numpy_path(as_numpy(images), r32, table, preset, output, axes, time_first, out)
 
 
 i2e.preprocess = preprocess
@@ -239,22 +195,22 @@ i2e.DIRECTIONS = DIRECTIONS
 i2e.anchors = anchors
 
 
-def _destination(into, shape: tuple):
+def _destination(out, shape: tuple):
     """``(returned object, uint8 view)`` of a caller's dense destination, checked against ``shape``."""
-    target = into
-    if type(into).__module__.startswith("torch"):
-        if into.device.type != "cpu":
-            raise ValueError(f"into= must be a CPU tensor, got one on {into.device}")
-        target = into.numpy()
+    target = out
+    if is_torch(out):
+        if out.device.type != "cpu":
+            raise ValueError(f"out= must be a CPU tensor, got one on {out.device}")
+        target = out.numpy()
     if not isinstance(target, np.ndarray):
-        raise TypeError(f"into= must be a NumPy array or a CPU torch tensor, got {type(into).__name__}")
+        raise TypeError(f"out= must be a NumPy array or a CPU torch tensor, got {type(out).__name__}")
     if target.dtype not in (np.bool_, np.uint8):
-        raise ValueError(f"into= must be bool or uint8, got dtype {target.dtype}")
+        raise ValueError(f"out= must be bool or uint8, got dtype {target.dtype}")
     if tuple(target.shape) != shape:
-        raise ValueError(f"into= has shape {tuple(target.shape)}, the output is {shape}")
+        raise ValueError(f"out= has shape {tuple(target.shape)}, the output is {shape}")
     if not target.flags.c_contiguous or not target.flags.writeable:
-        raise ValueError("into= must be C-contiguous and writeable")
-    return into, target.view(np.uint8)
+        raise ValueError("out= must be C-contiguous and writeable")
+    return out, target.view(np.uint8)
 
 
 _scratch = threading.local()
@@ -286,17 +242,17 @@ def _pack_scratch(n: int):
 
 @lru_cache(maxsize=64)
 def _cell_header(payload_bytes: int) -> np.ndarray:
-    header = np.frombuffer(packbits._npy_header(payload_bytes), np.uint8)
+    header = np.frombuffer(npy_header(np.dtype(np.uint8), payload_bytes), np.uint8)
     header.flags.writeable = False
     return header
 
 
-def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool, into=None):
+def _run(nhwc: np.ndarray, r32, table, output: str, batched: bool, time_first: bool, out=None):
     N, H, W, _ = nhwc.shape
     T = len(table)
     q, pm, vp = _planes(H, W)
     u8 = nhwc.dtype == np.uint8
-    if out == "packed":
+    if output == "packed":
         n = T * 2 * H * W
         nbody = (n + 7) // 8
         steps = 1 if (H * W) % 4 == 0 and u8 else T
@@ -319,8 +275,8 @@ def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool
             cells += [row.tobytes() for row in raw[:len(part)]]
         return cells if batched else cells[0]
     shape = (T, N, 2, H, W) if time_first and batched else (N, T, 2, H, W)
-    if into is not None:
-        dense, target = _destination(into, shape if batched else shape[1:])
+    if out is not None:
+        dense, target = _destination(out, shape if batched else shape[1:])
         target = target.reshape(-1)
     else:
         dense = np.empty(shape, dtype=bool)
@@ -331,25 +287,24 @@ def _run(nhwc: np.ndarray, r32, table, out: str, batched: bool, time_first: bool
         kernels.i2e_dense_u8(nhwc, r32, table, q, pm, vp, target, image_stride, t_stride)
     else:
         kernels.i2e_dense_float(nhwc, r32, table, vp, target, image_stride, t_stride)
-    if into is not None:
+    if out is not None:
         return dense
-    if out == "events":
+    if output == "events":
         samples = dense if not (time_first and batched) else dense.transpose(1, 0, 2, 3, 4)
         ev = [from_dense(s, channels="on_off") for s in samples]
         return ev if batched else ev[0]
     return dense if batched else dense[0]
 
 
-def _i2e_torch(images, r32, table, preset, out, layout, time_first):
+def _i2e_torch(images, r32, table, preset, output, axes, time_first):
     import torch
     import torch.nn.functional as F
 
-    lay = _layout_of(tuple(images.shape), layout)
-    nhwc, batched = _to_nhwc(images, lay)
-    if out != "dense" or images.dtype not in (torch.uint8, torch.float16, torch.float32, torch.float64) \
-            or (preset is not None and tuple(nhwc.shape[1:3]) != PRESETS[preset]["size"]):
-        result = _numpy_path(images.detach().cpu().numpy(), r32, table, preset, out, layout, time_first)
-        return torch.from_numpy(result).to(images.device) if out == "dense" else result
+    nhwc, batched = to_nhwc(images, axes_of(tuple(images.shape), axes))
+    if output != "dense" or images.dtype not in (torch.uint8, torch.float16, torch.float32, torch.float64) \
+            or (preset is not None and tuple(nhwc.shape[1:3]) != _preset_hw(preset)):
+        result = _numpy_path(as_numpy(images), r32, table, preset, output, axes, time_first)
+        return torch.from_numpy(result).to(images.device) if output == "dense" else result
     dev = images.device
     if images.dtype == torch.uint8:
         lut = torch.from_numpy(kernels.U8_TO_F32).to(dev)
@@ -371,11 +326,17 @@ def _i2e_torch(images, r32, table, preset, out, layout, time_first):
     return dense if batched else dense[0]
 
 
-def _numpy_path(arr, r32, table, preset, out, layout, time_first, into=None):
-    nhwc, batched = _to_nhwc(_check_numpy(arr), _layout_of(arr.shape, layout))
-    if preset is not None and tuple(nhwc.shape[1:3]) != PRESETS[preset]["size"]:
+def _preset_hw(preset: str) -> tuple[int, int]:
+    W, H = PRESETS[preset]["sensor_size"]
+    return H, W
+
+
+def _numpy_path(arr, r32, table, preset, output, axes, time_first, out=None):
+    nhwc, batched = to_nhwc(_check_numpy(arr), axes_of(arr.shape, axes))
+    if preset is not None and tuple(nhwc.shape[1:3]) != _preset_hw(preset):
         if nhwc.dtype != np.uint8:
-            raise FormatError(f"preset {preset!r} resizes to {PRESETS[preset]['size']}; resizing needs uint8 "
-                              f"images, got {nhwc.dtype} of size {tuple(nhwc.shape[1:3])}")
-        nhwc = preprocess(nhwc, PRESETS[preset]["size"], layout="NHWC")
-    return _run(nhwc, r32, table, out, batched, time_first, into)
+            W, H = PRESETS[preset]["sensor_size"]
+            raise FormatError(f"preset {preset!r} resizes to W x H = {W} x {H}; resizing needs uint8 images, "
+                              f"got {nhwc.dtype} of H x W = {nhwc.shape[1]} x {nhwc.shape[2]}")
+        nhwc = preprocess(nhwc, sensor_size=PRESETS[preset]["sensor_size"], axes="NHWC")
+    return _run(nhwc, r32, table, output, batched, time_first, out)

@@ -18,12 +18,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._es_imagenet import AIM_SIZE, CANVAS, CROP, PLACEMENTS, T, checked_side, rows_to_events
+from .._torch import as_numpy, is_torch
 from ..dense import to_dense
 from ..errors import FormatError
 from ..events import as_events
-from ..formats.npz_es_imagenet import AIM_SIZE, CANVAS, CROP, T, rows_to_events
-from .resize import _load as _load_image
 from ..kernels import odg as kernels
+from ._arrays import load
 
 #: Image offset (row, col) on the zero canvas at steps 0..8; step t moves the image by
 #: ``TRAJECTORY[t] - TRAJECTORY[t - 1]``.
@@ -34,9 +35,8 @@ THRESHOLD = 46
 CANVAS_LOW, CANVAS_HIGH = 16, 240
 #: The published dataset leaves out samples with fewer events than this.
 MIN_EVENTS = 1000
-LAYOUTS = ("rgb", "bgr")
+COLOR_ORDERS = ("rgb", "bgr")
 OUTPUTS = ("sparse", "events", "dense")
-PLACEMENTS = ("canvas", "loader")
 PRECISIONS = ("float32", "float64")
 LOADER_SIZE = CROP[1] - CROP[0]
 
@@ -127,7 +127,7 @@ def _nearest_indices(in_size: int, out_size: int, precision: str) -> np.ndarray:
 
 
 def _hwc(image) -> np.ndarray:
-    arr = _load_image(image)
+    arr = load(image)
     if arr.dtype != np.uint8:
         raise FormatError(f"ODG needs 8-bit images (uint8, 0..255), got dtype {arr.dtype}")
     if arr.ndim == 2:
@@ -158,13 +158,13 @@ def odg_value(image, resize_precision: str = "float32") -> np.ndarray:
     return value
 
 
-def odg(image, layout: str = "rgb", out: str = "sparse", resize_precision: str = "float32"):
+def odg(image, color_order: str = "rgb", output: str = "sparse", resize_precision: str = "float32"):
     """ES-ImageNet's ODG of one 8-bit image.
 
     ``image``: uint8 ``[H, W, 3]`` or grayscale ``[H, W]`` (NumPy, CPU torch tensor, PIL image or a path).
-    ``layout``: ``"rgb"`` or ``"bgr"`` (ES-ImageNet read BGR with OpenCV); V is the max over the channels
+    ``color_order``: ``"rgb"`` or ``"bgr"`` (ES-ImageNet read BGR with OpenCV); V is the max over the channels
     either way, so both give the same events.
-    ``out``: ``"sparse"`` -> :class:`ODGSample` (``pos``/``neg`` uint8 ``[N, 3]`` rows ``[row, col, t]`` as
+    ``output``: ``"sparse"`` -> :class:`ODGSample` (``pos``/``neg`` uint8 ``[N, 3]`` rows ``[row, col, t]`` as
     stored, ``a``, ``b``, ``kept``); ``"events"`` -> ``EVENT_DTYPE`` on the 256 x 256 canvas (``t`` = timestep
     index 0..7, ``x`` = column, ``y`` = row); ``"dense"`` -> bool ``[8, 2, 224, 224]`` as the dense loader
     builds it (channel 0 = ON). ``"events"`` and ``"dense"`` warn with :class:`ODGDropWarning` for a sample
@@ -172,19 +172,19 @@ def odg(image, layout: str = "rgb", out: str = "sparse", resize_precision: str =
     ``resize_precision``: the nearest-neighbour index arithmetic (see :func:`nearest_indices`): ``"float32"``
     as the spec states it, ``"float64"`` as torch 2.x resizes the generator's float64 ``image / 255.0``.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if out not in OUTPUTS:
-        raise ValueError(f"out must be one of {OUTPUTS}, got {out!r}")
+    if color_order not in COLOR_ORDERS:
+        raise ValueError(f"color_order must be one of {COLOR_ORDERS}, got {color_order!r}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
     value = odg_value(image, resize_precision)
     pos, neg = kernels.odg_rows(value, TRAJECTORY, THRESHOLD, CANVAS_LOW, CANVAS_HIGH)
     sample = ODGSample(pos, neg, *value.shape)
-    if out == "sparse":
+    if output == "sparse":
         return sample
     if not sample.kept:
         warnings.warn(f"the ODG sample has {sample.n_events} events, fewer than {MIN_EVENTS}: ES-ImageNet's "
                       "generator would not have written it", ODGDropWarning, stacklevel=2)
-    return sample.events("canvas") if out == "events" else es_imagenet_dense(sample)
+    return sample.events("canvas") if output == "events" else es_imagenet_dense(sample)
 
 
 def _rows(value, key: str) -> np.ndarray:
@@ -212,9 +212,7 @@ def es_imagenet_dense(sample, a: int | None = None, b: int | None = None) -> np.
         if a is None or b is None:
             raise ValueError("es_imagenet_dense needs a=... and b=..., the sample's last two numbers in "
                              "trainlabel.txt / vallabel.txt")
-        for name, v in (("a", a), ("b", b)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= int(v) <= AIM_SIZE:
-                raise ValueError(f"{name} must be an integer in 1..{AIM_SIZE}, got {v!r}")
+        a, b = checked_side(a, "a"), checked_side(b, "b")
         path = None
         if isinstance(sample, (str, os.PathLike)):
             path = sample
@@ -222,7 +220,7 @@ def es_imagenet_dense(sample, a: int | None = None, b: int | None = None) -> np.
                 pos, neg = z["pos"], z["neg"]
         else:
             pos, neg = sample["pos"], sample["neg"]
-    events, _ = rows_to_events(_rows(pos, "pos"), _rows(neg, "neg"), "loader", int(a), int(b), path)
+    events, _ = rows_to_events(_rows(pos, "pos"), _rows(neg, "neg"), "loader", a, b, path)
     return to_dense(events, (LOADER_SIZE, LOADER_SIZE), T=T, channels="on_off")
 
 
@@ -243,9 +241,7 @@ def edge_integral(events, sensor_size=(LOADER_SIZE, LOADER_SIZE)) -> np.ndarray:
     if isinstance(events, ODGSample):
         dense = es_imagenet_dense(events)
     else:
-        arr = events
-        if type(events).__module__.startswith("torch"):
-            arr = events.detach().cpu().numpy()
+        arr = as_numpy(events) if is_torch(events) else events
         if isinstance(arr, np.ndarray) and arr.dtype.names is None and arr.ndim == 4:
             if arr.shape[:2] != (T, 2):
                 raise FormatError(f"dense input must be [8, 2, H, W], got shape {arr.shape}")

@@ -10,13 +10,14 @@ bicubic and for bilinear downsampling.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import numpy as np
 
 from ..errors import FormatError
+from ..events import check_sensor_size
 from ..kernels import i2e as kernels
+from ._arrays import axes_of, load, to_nhwc
 
 INTERPOLATIONS = ("bicubic", "bilinear")
 KERNELS = ("torchvision", "pil")
@@ -71,53 +72,34 @@ def axis_weights(in_size: int, out_size: int, interpolation: str):
     return first, count, fixed, precision
 
 
-def _parse_size(size) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)):
-        size = (int(size), int(size))
-    try:
-        h, w = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be an int or (H, W), got {size!r}") from None
-    if h < 1 or w < 1 or h > 65535 or w > 65535:
-        raise ValueError(f"size must be within 1..65535 pixels, got {(h, w)}")
-    return h, w
+def _parse_size(sensor_size) -> tuple[int, int]:
+    """``(H, W)`` of a ``sensor_size`` given as ``(W, H)`` or an int for a square."""
+    if isinstance(sensor_size, (int, np.integer)):
+        sensor_size = (int(sensor_size), int(sensor_size))
+    W, H, _ = check_sensor_size(sensor_size)
+    return H, W
 
 
-def _load(image):
-    if isinstance(image, (str, os.PathLike)):
-        from PIL import Image
-
-        with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"))
-    if type(image).__module__.startswith("PIL"):
-        return np.asarray(image.convert("RGB"))
-    if type(image).__module__.startswith("torch"):
-        return image.detach().cpu().numpy()
-    return np.asarray(image)
-
-
-def preprocess(image, size, interpolation: str = "bicubic", *, kernel: str = "torchvision",
-               layout: str = "auto") -> np.ndarray:
-    """Resize to ``size`` (``(H, W)`` in pixels, an int for a square, None to keep it) as uint8 RGB.
+def preprocess(image, *, sensor_size=None, interpolation: str = "bicubic", kernel: str = "torchvision",
+               axes: str = "auto") -> np.ndarray:
+    """Resize to ``sensor_size`` (``(W, H)`` in pixels, an int for a square, None to keep it) as uint8 RGB.
 
     ``image``: a path, a PIL image, or uint8 ``[H, W, 3]``/``[3, H, W]``/``[H, W]`` or a batch
-    (layouts as :func:`evio.i2e`); grayscale becomes RGB by repetition (PIL's ``convert("RGB")``).
+    (``axes`` as :func:`evio.i2e`); grayscale becomes RGB by repetition (PIL's ``convert("RGB")``).
     Returns uint8 ``[H, W, 3]`` (``[N, H, W, 3]`` for a batch). ``kernel="torchvision"``: the exact
     uint8 antialiased resampler of torchvision's ``v2.Resize`` on CPU; ``"pil"``: Pillow (±1 LSB).
     """
-    from .i2e import _layout_of, _to_nhwc
-
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    arr = _load(image)
+    arr = load(image)
     if arr.dtype != np.uint8:
         raise FormatError(f"resizing needs uint8 images (0..255), got dtype {arr.dtype}")
-    nhwc, batched = _to_nhwc(arr, _layout_of(arr.shape, layout))
+    nhwc, batched = to_nhwc(arr, axes_of(arr.shape, axes))
     if nhwc.shape[-1] == 1:
         nhwc = np.repeat(nhwc, 3, axis=-1)
-    h, w = nhwc.shape[1:3] if size is None else _parse_size(size)
+    h, w = nhwc.shape[1:3] if sensor_size is None else _parse_size(sensor_size)
     if kernel == "pil":
         out = np.stack([_pil_resize(img, h, w, interpolation) for img in nhwc]) if len(nhwc) \
             else np.empty((0, h, w, 3), np.uint8)

@@ -9,13 +9,14 @@ float64) or ``"tonic"`` (``ToFrame``, int16). ``docs/frames.md`` maps every call
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 
-from .errors import FormatError, LossWarning
-from .events import EVENT_DTYPE, as_events, record_bytes
+from ._torch import is_torch
+from ._warn import warn_loss
+from .errors import FormatError
+from .events import EVENT_DTYPE, as_events, check_sensor_size, record_bytes
 from .kernels import frames as kernels
 
 BY = ("count", "time", "duration")
@@ -47,8 +48,8 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
 
     ``overlap``, ``include_incomplete``, ``start_time`` and ``end_time`` are Tonic's (µs for
     ``duration``, events for ``event_count``, a fraction of a bin for ``T`` bins).
-    ``sensor_size`` is ``(W, H)`` or ``(W, H, P)`` with ``P`` 1 or 2 (default: ``max + 1`` of x
-    and y, 2 channels). ``channels="off_on"``: channel = p (both peers); ``"on_off"``: channel 0 =
+    ``sensor_size`` is ``(W, H)`` or ``(W, H, P)`` in pixels with ``P`` 1 or 2 (default: ``max + 1``
+    of x and y, 2 channels). ``channels="off_on"``: channel = p (both peers); ``"on_off"``: channel 0 =
     ON (I2E). ``dtype`` defaults to float64 (SpikingJelly) or int16 (Tonic; counts above 32767 wrap
     as in Tonic, with a :class:`LossWarning`; pass ``np.int32`` to keep them). Where SpikingJelly
     raises (no events, an empty time window, all timestamps equal) a :class:`FormatError` says so;
@@ -84,24 +85,34 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
     return _finish(counts, convention, dtype, binary, pool, pool_mode)
 
 
-def frames_batch(samples, T: int | None = 8, by: str = "count", duration=None, sensor_size=None, **options):
-    """A list of event streams -> ``[B, T, 2, H, W]``; with a data-dependent frame count
-    (``by="duration"`` or ``event_count=``) -> ``(frames [B, T_max, 2, H, W] zero-padded at the end,
-    lengths int64 [B])``, as SpikingJelly's ``pad_sequence_collate``.
+class FramesBatch(NamedTuple):
+    """Result of :func:`frames_batch`: ``frames [B, T_max, 2, H, W]`` (zero-padded at the end) and
+    ``lengths`` int64 ``[B]``, the number of valid frames of each sample."""
 
-    ``sensor_size`` defaults to the largest ``max + 1`` over the batch. Other options as :func:`frames`.
+    frames: np.ndarray
+    lengths: np.ndarray
+
+
+def frames_batch(samples, T: int | None = 8, by: str = "count", duration=None, sensor_size=None,
+                 **options) -> FramesBatch:
+    """A list of event streams -> :class:`FramesBatch` ``(frames [B, T_max, 2, H, W], lengths int64 [B])``,
+    whatever ``by``: with a fixed frame count every length is ``T``; with a data-dependent one
+    (``by="duration"`` or ``event_count=``) shorter samples are zero-padded at the end, as
+    SpikingJelly's ``pad_sequence_collate``.
+
+    ``sensor_size``: ``(W, H)`` in pixels, default the largest ``max + 1`` over the batch; ``duration``
+    in µs. Other options as :func:`frames`.
     """
     samples = list(samples)
+    if not samples:
+        raise ValueError("frames_batch needs at least one sample")
     if sensor_size is None:
         sensor_size = _batch_sensor(samples)
     out = [frames(s, T, by, duration, sensor_size, **options) for s in samples]
-    variable = by == "duration" or options.get("event_count") is not None
-    if not variable:
-        if not out:
-            raise ValueError("frames_batch needs at least one sample")
-        return np.stack(out)
+    if all(len(f) == len(out[0]) for f in out):
+        return FramesBatch(np.stack(out), np.full(len(out), len(out[0]), dtype=np.int64))
     padded, _, lengths = pad_collate([(f, 0) for f in out], as_torch=False)
-    return padded, lengths
+    return FramesBatch(padded, lengths)
 
 
 def pad_collate(batch, as_torch: bool | None = None):
@@ -116,14 +127,14 @@ def pad_collate(batch, as_torch: bool | None = None):
         raise ValueError("pad_collate needs at least one sample")
     xs, ys = zip(*batch, strict=True)
     if as_torch is None:
-        as_torch = any(_is_torch(x) for x in xs)
+        as_torch = any(is_torch(x) for x in xs)
     if as_torch:
         import torch
 
         xs = [torch.as_tensor(x) for x in xs]
         return (torch.nn.utils.rnn.pad_sequence(xs, batch_first=True), torch.as_tensor(ys),
                 torch.as_tensor([x.shape[0] for x in xs]))
-    xs = [np.asarray(x.detach().cpu() if _is_torch(x) else x) for x in xs]
+    xs = [np.asarray(x.detach().cpu() if is_torch(x) else x) for x in xs]
     if len({x.shape[1:] for x in xs}) != 1:
         raise ValueError(f"samples differ beyond their first axis: {sorted({x.shape for x in xs})}")
     lengths = np.array([x.shape[0] for x in xs], dtype=np.int64)
@@ -138,7 +149,7 @@ def padded_sequence_mask(lengths, T: int | None = None):
 
     Torch in, torch out (on the same device); ``T`` defaults to ``max(lengths)``.
     """
-    if _is_torch(lengths):
+    if is_torch(lengths):
         import torch
 
         if T is None:
@@ -422,8 +433,7 @@ def _finish(counts, convention, dtype, binary, pool, pool_mode):
         if Hp == 0 or Wp == 0:
             raise ValueError(f"pool={k} is larger than the frame ({H} x {W} pixels)")
         if arr[:, :, Hp * k:, :].any() or arr[:, :, :, Wp * k:].any():
-            warnings.warn(f"pool={k}: events in the last {H % k} rows / {W % k} columns are dropped",
-                          LossWarning, stacklevel=3)
+            warn_loss(f"pool={k}: events in the last {H % k} rows / {W % k} columns are dropped")
         blocks = arr[:, :, :Hp * k, :Wp * k].reshape(F, P, Hp, k, Wp, k)
         arr = blocks.sum(axis=(3, 5), dtype=np.uint64)
         if pool_mode == "mean":
@@ -446,18 +456,16 @@ def _warn_if_lossy(arr, out_dtype):
     top = arr.max()
     if out_dtype == np.bool_:
         if top > 1:
-            warnings.warn("counts above 1 collapse to True in a bool output (binary=True says so explicitly)",
-                          LossWarning, stacklevel=4)
+            warn_loss("counts above 1 collapse to True in a bool output (binary=True says so explicitly)")
     elif out_dtype.kind in "iu":
         limit = np.iinfo(out_dtype).max
         if top > limit:
-            warnings.warn(f"a pixel counts {int(top)} events, more than {out_dtype} holds ({limit}); the counts "
-                          "wrap (as in Tonic for int16); pass dtype=np.int32 to keep them", LossWarning, stacklevel=4)
+            warn_loss(f"a pixel counts {int(top)} events, more than {out_dtype} holds ({limit}); the counts "
+                          "wrap (as in Tonic for int16); pass dtype=np.int32 to keep them")
     elif out_dtype.kind == "f" and arr.dtype.kind in "iu":
         bits = _MANTISSA_BITS.get(out_dtype.itemsize, 53)
         if top > 2 ** bits:
-            warnings.warn(f"a pixel counts {int(top)} events, more than {out_dtype} represents exactly (2**{bits})",
-                          LossWarning, stacklevel=4)
+            warn_loss(f"a pixel counts {int(top)} events, more than {out_dtype} represents exactly (2**{bits})")
 
 
 def _records(events) -> np.ndarray:
@@ -491,13 +499,7 @@ def _sensor(sensor_size, ev):
             raise FormatError("no events to infer the sensor size from: pass sensor_size=(W, H)")
         W, H, P = int(ev["x"].max()) + 1, int(ev["y"].max()) + 1, 2
     else:
-        size = tuple(int(v) for v in sensor_size)
-        if len(size) not in (2, 3) or min(size) < 1:
-            raise ValueError(f"sensor_size must be (W, H) or (W, H, P) in pixels, got {sensor_size!r}")
-        W, H = size[:2]
-        P = size[2] if len(size) == 3 else 2
-        if P not in (1, 2):
-            raise ValueError(f"sensor_size P (channels) must be 1 or 2, got {P}")
+        W, H, P = check_sensor_size(sensor_size, polarities=(1, 2))
     if P == 1 and len(ev) and ev["p"].min() != ev["p"].max():
         raise FormatError("sensor_size has P = 1 (one polarity) but the events hold both polarities")
     return W, H, P
@@ -528,7 +530,3 @@ def _check_fraction(overlap):
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-def _is_torch(obj) -> bool:
-    return type(obj).__module__.startswith("torch")

@@ -132,13 +132,8 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
         if getattr(reader, "kind", "events") == "samples":
             return _sample_info(path, reader)
         s = reader.summary()
-        meta = {k: v for k, v in reader.meta.items() if k not in ("format", "sensor_size", "time_unit")}
-        out = {
-            "path": str(path),
-            "format": reader.format_name,
-            "version": reader.version,
-            "kind": "events",
-            "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
+        out = _common_info(path, reader, "events", hidden=("format", "sensor_size", "time_unit"))
+        out.update({
             "event_count": s.count,
             "t_min": s.t_min,
             "t_max": s.t_max,
@@ -148,9 +143,7 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
             "on_ratio": (s.on / s.count) if s.count else None,
             "sorted_by_t": s.is_sorted,
             "time_index": bool(getattr(reader, "has_time_index", False)),
-            "size_bytes": path_size(path),
-            "meta": meta,
-        }
+        })
         if out["sensor_size"] is None and s.count and s.x_max >= 0:
             out["sensor_size_inferred"] = [s.x_max + 1, s.y_max + 1]
         if out["time_unit"] == "timestep":
@@ -205,18 +198,23 @@ def folder_info(path: str | os.PathLike, **options) -> dict:
     return out
 
 
-def _sample_info(path, reader) -> dict:
-    hidden = ("format", "sensor_size", "time_unit", "config", "split", "T", "C", "H", "W", "channels")
-    out = {
+def _common_info(path, reader, kind: str, hidden: tuple[str, ...]) -> dict:
+    """The keys every :func:`info` result of a file or store has; ``meta`` without ``hidden`` keys."""
+    return {
         "path": str(path),
         "format": reader.format_name,
         "version": reader.version,
-        "kind": "samples",
+        "kind": kind,
         "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
-        "time_unit": "timestep",
         "size_bytes": path_size(path),
         "meta": {k: v for k, v in reader.meta.items() if k not in hidden},
     }
+
+
+def _sample_info(path, reader) -> dict:
+    hidden = ("format", "sensor_size", "time_unit", "config", "split", "T", "C", "H", "W", "channels")
+    out = _common_info(path, reader, "samples", hidden)
+    out["time_unit"] = "timestep"
     out.update(reader.extra_info())
     return out
 

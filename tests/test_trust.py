@@ -211,6 +211,11 @@ def test_full_disk_leaves_nothing_and_names_the_destination(small_disk, big_sour
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == [w for s in WRITE_SUFFIXES for w in ("ok", s)]
     assert _listing(small_disk) == (["filler"] if full_before_start else [])
+    dst = small_disk / "cli.h5"
+    cli = subprocess.run([sys.executable, "-m", "evio.cli", "convert", str(big_source), str(dst), "-q"],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 1 and cli.stderr == f"evio: error: No space left on device: {dst}\n"
+    assert _listing(small_disk) == (["filler"] if full_before_start else [])
 
 
 def test_a_write_error_removes_the_temporary_output_and_names_the_destination(tmp_path, monkeypatch):

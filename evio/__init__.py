@@ -11,8 +11,22 @@ lists the formats (package ``evio.formats``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+import os as _os
+import signal as _signal
+import sys as _sys
+
+if _sys.argv and _os.path.basename(_sys.argv[0]) in ("evio", "evio.exe") \
+        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+    # The ``evio`` command is starting: until its group takes over (and restores Python's handler, so
+    # that writers clean up on Ctrl-C), Ctrl-C ends it with one line; there is nothing to clean up yet.
+    def _interrupted_while_starting(signum, frame):
+        _os.write(2, b"evio: interrupted\n")
+        _os._exit(130)
+
+    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+
+import importlib  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 __version__ = "0.2.0"
 

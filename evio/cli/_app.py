@@ -92,6 +92,8 @@ class EvioGroup(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         status = EXIT_ERROR
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)   # see evio/__init__.py
         try:
             with _sigterm_raises(), _warnings_as_lines():
                 try:

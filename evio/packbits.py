@@ -91,8 +91,9 @@ def decoded_dtype(dtype) -> np.dtype:
     return result
 
 
-def _target(out, shape, dtype):
-    """A NumPy view of ``out`` (NumPy array or CPU torch tensor) to decode into, in ``out``'s own dtype."""
+def checked_out(out, shape, dtype):
+    """``(NumPy view, out)`` of a caller's ``out`` (NumPy array or CPU torch tensor) of ``shape``, checked, to
+    decode into in its own dtype."""
     arr = as_numpy(out) if is_torch(out) else out
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"out must be a NumPy array or a CPU torch tensor, got {type(out).__name__}")
@@ -124,14 +125,15 @@ def _unpack_one(mv: memoryview, dtype: np.dtype, out):
     if out is None:
         arr = handle = np.empty(shape, dtype=dtype)
     else:
-        arr, handle = _target(out, shape, dtype)
+        arr, handle = checked_out(out, shape, dtype)
     body = np.frombuffer(mv, dtype=np.uint8, offset=HEADER_BYTES)
-    _decode(body[None], np.zeros(1, np.int64), shape, arr.reshape(1, -1))
+    unpack_bodies(body[None], np.zeros(1, np.int64), shape, arr.reshape(1, -1))
     return handle
 
 
-def _decode(bodies: np.ndarray, offsets: np.ndarray, shape, flat: np.ndarray) -> None:
-    """Unpack sample ``i`` (body at ``bodies.ravel()[offsets[i]:]``) into row ``i`` of ``flat [N, n]``."""
+def unpack_bodies(bodies: np.ndarray, offsets: np.ndarray, shape, flat: np.ndarray) -> None:
+    """Unpack the bit-packed body of sample ``i`` (at ``bodies.ravel()[offsets[i]:]``, ``n = T*C*H*W`` bits of
+    ``shape``) into row ``i`` of ``flat [N, n]`` (bool, uint8, float16 or float32)."""
     n = shape[0] * shape[1] * shape[2] * shape[3]
     bodies = bodies.reshape(-1)
     if flat.dtype == np.float32 and n % 2 == 0:
@@ -188,10 +190,10 @@ def _unpack_many(payloads: Sequence[memoryview], dtype, out, what: str):
     if out is None:
         arr = handle = np.empty((len(payloads), *shape), dtype=dtype)
     else:
-        arr, handle = _target(out, (len(payloads), *shape), dtype)
+        arr, handle = checked_out(out, (len(payloads), *shape), dtype)
     bodies = np.concatenate([np.frombuffer(mv, np.uint8) for mv in payloads])
     offsets = np.arange(len(payloads), dtype=np.int64) * size + HEADER_BYTES
-    _decode(bodies, offsets, shape, arr.reshape(len(payloads), -1))
+    unpack_bodies(bodies, offsets, shape, arr.reshape(len(payloads), -1))
     return handle
 
 

@@ -1,9 +1,9 @@
 """Datasets of labelled dense samples, usable with a PyTorch ``DataLoader``."""
 
-from .i2e import I2EShards, I2EShardWriter, write_i2e_shards
+from .i2e import I2EShards, I2EShardWriter, SampleBatch, write_i2e_shards
 from ._neuromorphic import PreparedFrames, prepare
 from .cifar10dvs import CIFAR10DVS
 from .dvs128gesture import DVS128Gesture
 
-__all__ = ["I2EShardWriter", "I2EShards", "write_i2e_shards"]
+__all__ = ["I2EShardWriter", "I2EShards", "SampleBatch", "write_i2e_shards"]
 __all__ += ["CIFAR10DVS", "DVS128Gesture", "PreparedFrames", "prepare"]

@@ -50,6 +50,38 @@ class StoreReader(EventReader):
             self.close()
             raise
 
+    # -- worker safety: the open root belongs to one process; pickles and forks reopen it --------
+    def _handles(self) -> tuple:
+        root, arrays, pid = self.__dict__.get("_store_handles", (None, None, None))
+        if root is not None and pid != os.getpid():
+            root = self._open_root()
+            arrays = {f: root[path] for f, path in self._mapping.items()}
+            self.__dict__["_store_handles"] = (root, arrays, os.getpid())
+        return root, arrays
+
+    @property
+    def _root(self):
+        return self._handles()[0]
+
+    @_root.setter
+    def _root(self, root) -> None:
+        self.__dict__["_store_handles"] = (root, None, os.getpid())
+
+    @property
+    def _arrays(self):
+        return self._handles()[1]
+
+    @_arrays.setter
+    def _arrays(self, arrays) -> None:
+        root, _, pid = self.__dict__["_store_handles"]
+        self.__dict__["_store_handles"] = (root, arrays, pid)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if state.get("_store_handles", (None,))[0] is not None:
+            state["_store_handles"] = ("reopen", None, None)
+        return state
+
     # -- backend hooks ---------------------------------------------------------------------
     def _open_root(self):
         raise NotImplementedError
@@ -105,6 +137,7 @@ class StoreReader(EventReader):
             lengths[f] = int(arr.shape[0])
         if len(set(lengths.values())) != 1:
             raise FormatError(f"event datasets have different lengths {lengths}", self.path)
+        self._mapping = mapping
         self._arrays = arrays
         self.count = lengths["t"]
         attrs = dict(self._root.attrs)

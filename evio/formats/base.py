@@ -78,6 +78,28 @@ class EventReader:
             raise TypeError(f"{self.format_name} files do not record their event count; use evio.info()")
         return self.count
 
+    # -- worker safety: the open file belongs to one process; pickles and forks reopen it ----------
+    def _open_file(self):
+        return open(self.path, "rb")  # noqa: SIM115  (closed by close())
+
+    @property
+    def _file(self):
+        handle, pid = self.__dict__.get("_handle", (None, None))
+        if pid != os.getpid():
+            handle = self._open_file()
+            self.__dict__["_handle"] = (handle, os.getpid())
+        return handle
+
+    @_file.setter
+    def _file(self, handle) -> None:
+        self.__dict__["_handle"] = (handle, os.getpid())
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if "_handle" in state:
+            state["_handle"] = (None, None)
+        return state
+
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.chunks()
 

@@ -48,10 +48,10 @@ class NpzReader(EventReader):
     def __init__(self, path, *, max_inflation: float | None = MAX_INFLATION, **options):
         super().__init__(path, **options)
         self.version = self.layout
-        self._zip = open_zip(self.path)
+        self._file = open_zip(self.path)
         try:
-            check_inflation(self._zip, self.path, max_inflation)
-            names = {n[:-4] for n in self._zip.namelist() if n.endswith(".npy")}
+            check_inflation(self._file, self.path, max_inflation)
+            names = {n[:-4] for n in self._file.namelist() if n.endswith(".npy")}
             missing = [f for f in FIELDS if f not in names]
             if missing:
                 raise FormatError(
@@ -70,14 +70,17 @@ class NpzReader(EventReader):
                 self.meta.update(self._read_meta())
                 self.meta["format"] = self.format_name
         except BaseException:
-            self._zip.close()
+            self._file.close()
             raise
+
+    def _open_file(self):
+        return open_zip(self.path)
 
     def _member(self, key: str) -> NpyStream:
         """Member ``key`` as a stream, once its ``.npy`` header agrees with the zip directory's size."""
         try:
-            info = self._zip.getinfo(f"{key}.npy")
-            fileobj = self._zip.open(info)
+            info = self._file.getinfo(f"{key}.npy")
+            fileobj = self._file.open(info)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise FormatError(f"{key}: cannot open member ({exc})", self.path) from None
         try:
@@ -114,7 +117,7 @@ class NpzReader(EventReader):
                 s.close()
 
     def close(self):
-        self._zip.close()
+        self._file.close()
 
 
 class NpzWriter(EventWriter):

@@ -16,6 +16,7 @@ import tonic
 
 from .. import api, registry
 from .. import datasets as evio_datasets
+from ..datasets._neuromorphic import apply_transforms
 from ..image._arrays import load
 from ..image.folder import IMAGE_SUFFIXES
 from .transforms import EVENTS_STRUCT, to_tonic
@@ -32,13 +33,7 @@ class _Base(tonic.dataset.Dataset):
         self.root = Path(root).expanduser()
 
     def _finish(self, sample, target):
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        if self.transforms is not None:
-            sample, target = self.transforms(sample, target)
-        return sample, target
+        return apply_transforms(self, sample, target)
 
     def __len__(self) -> int:
         return len(self.targets)

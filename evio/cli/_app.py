@@ -121,6 +121,9 @@ class EvioGroup(click.Group):
             status = EXIT_TERMINATED
         except KeyboardInterrupt:
             status = EXIT_INTERRUPTED
+        # The command is over: what the interpreter's teardown warns about (e.g. a zarr coroutine that
+        # an interrupt left unawaited) is nothing a user can act on.
+        warnings.filterwarnings("ignore")
         sys.exit(status)
 
 

@@ -18,9 +18,9 @@ slows all loaders alike); the first batch of an epoch, which includes the worker
                     (:func:`evio.packbits.readme_decode`), float32 ``[8, 2, 128, 128]``;
 - ``floor f32/u8``  a dataset returning one preallocated array of the output's shape and dtype: what the
                     ``DataLoader`` costs (collate, and with workers the transfer) with no reading at all;
-- ``evio f32``      ``I2EShards(dtype=np.float32)`` (memory-mapped cache, ``__getitems__``), default collate;
+- ``evio f32``      ``I2EShards(dtype=np.float32)`` (memory-mapped cache, ``__getitems__`` decoding a batch in one
+                    call, in shared memory inside a worker; the default collate takes it without a copy);
 - ``evio u8``       ``I2EShards(dtype=np.uint8)``: cast to float on the device;
-- ``+collate``      the same with ``collate_fn=evio.torch.collate`` (no copy of the decoded batch);
 - ``evio packed``   ``I2EShards(decode="packed")``: uint8 ``[32, 4096*8]`` batches, 32x fewer bytes than
                     float32, unpacked on the device by ``evio.torch.unpack``; ``+unpack cpu`` also times
                     that unpacking to float32 on this CPU (on a GPU it is negligible);
@@ -30,7 +30,7 @@ slows all loaders alike); the first batch of an epoch, which includes the worker
 - ``evio uncached`` (``--uncached``) ``I2EShards(cache=False)``: a row group read per item.
 
 Targets (printed as PASS/MISS, never asserted), at every worker count: evio f32 >= 0.8x the float32 floor
-(with the default collate, and with ``evio.torch.collate``); evio's recommended path, packed batches
+(default collate); evio's recommended path, packed batches
 (``decode="packed"``), >= 4x the card. Other ratios are printed for information. The script exits 1
 if a loader's batches differ from the shards. Every loader's first batch is checked against the shards.
 """
@@ -125,14 +125,14 @@ def epoch_rate(loader, consume=None) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def check(ds, reference, unpack: bool, collate_fn) -> bool:
+def check(ds, reference, unpack: bool) -> bool:
     """The loader's first batches in order equal ``reference.get_batch`` and ``reference.labels``."""
     import torch
     from torch.utils.data import DataLoader
 
     import evio.torch
 
-    for k, (x, y) in enumerate(DataLoader(ds, batch_size=BATCH, num_workers=0, collate_fn=collate_fn)):
+    for k, (x, y) in enumerate(DataLoader(ds, batch_size=BATCH, num_workers=0)):
         dense = evio.torch.unpack(x, SHAPE, torch.float32) if unpack else x.float()
         idx = list(range(k * BATCH, k * BATCH + len(y)))
         if not (np.array_equal(dense.numpy(), reference.get_batch(idx))
@@ -172,9 +172,7 @@ def main(argv=None) -> int:
         "floor f32": lambda: Floor(args.samples, np.float32),
         "floor u8": lambda: Floor(args.samples, np.uint8),
         "evio f32": lambda: ds32,
-        "evio f32 +collate": lambda: ds32,
         "evio u8": lambda: ds8,
-        "evio u8 +collate": lambda: ds8,
         "evio packed": lambda: dsp,
         "evio packed+unpack cpu": lambda: dsp,
     }
@@ -195,15 +193,13 @@ def main(argv=None) -> int:
     rates: dict = {}
     datasets = {name: make() for name, make in loaders.items()}
     for name, ds in datasets.items():
-        collate_fn = evio.torch.collate if "+collate" in name else None
-        if name.startswith("evio") and not check(ds, ds32, "packed" in name, collate_fn):
+        if name.startswith("evio") and not check(ds, ds32, "packed" in name):
             print(f"MISMATCH: {name} differs from the shards", flush=True)
             bad += 1
     print(f"{args.samples:,} samples {SHAPE}, batch {BATCH}, shuffle=True, torch {torch.__version__}, "
           f"{torch.get_num_threads()} torch threads; samples/s, best of {args.epochs} epochs, loaders interleaved")
     for w in args.workers:
-        running = {name: DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=w, persistent_workers=w > 0,
-                                    collate_fn=evio.torch.collate if "+collate" in name else None)
+        running = {name: DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=w, persistent_workers=w > 0)
                    for name, ds in datasets.items()}
         for _ in range(args.epochs):
             for name, loader in running.items():
@@ -216,8 +212,7 @@ def main(argv=None) -> int:
 
     print("\ntargets (at every worker count)")
     for w in args.workers:
-        checks = [("evio f32 / floor f32", rates["evio f32", w] / rates["floor f32", w], 0.8),
-                  ("evio f32 +collate / floor f32", rates["evio f32 +collate", w] / rates["floor f32", w], 0.8)]
+        checks = [("evio f32 / floor f32", rates["evio f32", w] / rates["floor f32", w], 0.8)]
         if ("card", w) in rates:
             checks.append(("evio packed / card", rates["evio packed", w] / rates["card", w], 4.0))
             checks.append(("evio packed+unpack cpu / card", rates["evio packed+unpack cpu", w] / rates["card", w], None))

@@ -275,14 +275,11 @@ def test_sample_store_is_a_source_with_the_same_api(shards, tmp_path):
 
 # -- item 2: DataLoader, packed transfer, evio.torch ------------------------------------------------
 
-def _loader_items(ds, method, collate):
+def _loader_items(ds, method):
     import torch
     from torch.utils.data import DataLoader
 
-    import evio.torch
-
-    loader = DataLoader(ds, batch_size=5, num_workers=2, multiprocessing_context=method,
-                        collate_fn=evio.torch.collate if collate else None)
+    loader = DataLoader(ds, batch_size=5, num_workers=2, multiprocessing_context=method)
     xs, ys = [], []
     for x, y in loader:
         assert isinstance(x, torch.Tensor) and y.dtype == torch.int64
@@ -298,26 +295,56 @@ def test_dataloader_workers_give_the_shard_contents(shards, method):
         pytest.skip(f"no {method} start method here")
     folder, X, y, files = shards
     dense, labels, bodies = parquet_truth(files)
-    x, lab = _loader_items(I2EShards(folder), method, collate=False)
+    x, lab = _loader_items(I2EShards(folder), method)
     assert x.dtype == np.float32 and x.shape == (27, *SHAPE)
     np.testing.assert_array_equal(x, dense)
     np.testing.assert_array_equal(lab, labels)
-    x, lab = _loader_items(I2EShards(folder, decode="packed"), method, collate=True)
+    x, lab = _loader_items(I2EShards(folder, decode="packed"), method)
     np.testing.assert_array_equal(x, bodies)
     np.testing.assert_array_equal(lab, labels)
 
 
-def test_collate_equals_the_default_collate(shards):
+@pytest.mark.parametrize("decode", ["dense", "packed"])
+def test_default_collate_takes_the_decoded_batch_without_a_copy(shards, decode):
     torch = pytest.importorskip("torch")
     from torch.utils.data import default_collate
 
-    import evio.torch
+    folder, X, y, files = shards
+    ds = I2EShards(folder, decode=decode)
+    batch = ds.__getitems__([3, 1, 4, 1, 5])
+    x, labels = default_collate(batch)
+    assert x.data_ptr() == batch.samples.ctypes.data and tuple(x.shape) == batch.samples.shape
+    assert torch.equal(labels, torch.as_tensor(batch.labels))
+    again, _ = default_collate(batch)
+    assert again.data_ptr() != x.data_ptr() and torch.equal(again, x)
+    part = default_collate(list(batch)[1:])[0]
+    assert torch.equal(part, x[1:])
+    shuffled = default_collate(list(batch)[::-1])[0]
+    assert torch.equal(shuffled, x.flip(0))
+    transformed = I2EShards(folder, decode=decode, transform=lambda s: s + 1).__getitems__([3, 1])
+    assert transformed.samples is None
+    assert torch.equal(default_collate(transformed)[0], x[:2] + 1)
+
+
+def _where_decoded(batch):
+    from torch.utils.data import default_collate
+
+    handle = batch[0][0]._evio_batch.tensor
+    return handle is not None and handle.is_shared(), default_collate(batch)
+
+
+def test_workers_decode_batches_into_shared_memory(shards):
+    pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
 
     folder, X, y, files = shards
-    for ds in (I2EShards(folder), I2EShards(folder, dtype=np.uint8, transform=lambda s: s + 1)):
-        batch = ds.__getitems__([3, 1, 4, 1, 5])
-        mine, theirs = evio.torch.collate(batch), default_collate(batch)
-        assert len(mine) == 2 and all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(mine, theirs))
+    dense, labels, _ = parquet_truth(files)
+    loader = DataLoader(I2EShards(folder), batch_size=4, num_workers=1, collate_fn=_where_decoded)
+    seen = list(loader)
+    assert all(shared for shared, _ in seen)
+    np.testing.assert_array_equal(np.concatenate([x.numpy() for _, (x, _) in seen]), dense)
+    in_process = DataLoader(I2EShards(folder), batch_size=4, num_workers=0, collate_fn=_where_decoded)
+    assert not any(shared for shared, _ in in_process)
 
 
 @pytest.mark.parametrize("shape", [(3, 2, 6, 5), (8, 2, 16, 16), (1, 1, 1, 1), (2, 2, 3, 3)])

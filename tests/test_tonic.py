@@ -97,6 +97,27 @@ def test_compose_disk_cache_dataloader_gives_the_shard_contents(shards, tmp_path
         assert f["data/0"].dtype == np.uint8 and f["data/0"].shape == T.Pack()(dense[0]).shape
 
 
+@pytest.mark.parametrize("as_events", [False, True])
+def test_batched_fetch_gives_what_single_items_give(shards, as_events):
+    root, dense, labels = shards
+    ds = D.I2E(root, as_events=as_events, frame_dtype=np.float32)
+    order = [5, 0, 13, 5, 2]
+    batch = ds.__getitems__(order)
+    assert [t for _, t in batch] == [labels[i] for i in order]
+    for (sample, _), i in zip(batch, order):
+        single = ds[i][0]
+        assert sample.dtype == single.dtype and np.array_equal(sample, single)
+    if not as_events:
+        x, y = torch.utils.data.default_collate(batch)
+        assert x.data_ptr() == batch.samples.ctypes.data        # the decoded batch, not a stacked copy
+        assert torch.equal(x, torch.from_numpy(dense[order].astype(np.float32)))
+        flipped = D.I2E(root, as_events=False, frame_dtype=np.float32, transform=lambda f: f[:, ::-1].copy(),
+                        target_transform=lambda t: t + 10)
+        got = flipped.__getitems__(order)
+        assert np.array_equal(np.stack([s for s, _ in got]), dense[order][:, :, ::-1])
+        assert [t for _, t in got] == [labels[i] + 10 for i in order]
+
+
 def test_sliced_and_memory_cached_datasets(shards):
     root, dense, labels = shards
     ds = D.I2E(root)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import packbits
 from .._npy import u8_payload
-from .._torch import as_numpy
+from .._torch import as_numpy, batch_buffer, batch_rows
 from ..dense import from_dense
 from ..errors import FormatError
 from ..formats.parquet import (
@@ -315,17 +315,24 @@ class I2EShards:
 
     def __getitems__(self, indices: Sequence[int]) -> list:
         """``[(sample, label), ...]`` for ``indices``, decoded in one call into one array (``DataLoader`` with
-        ``batch_size`` calls this; its default collate stacks them into ``[B, ...]``)."""
+        ``batch_size`` calls this). The default collate gives ``[B, ...]`` and ``[B]`` tensors: without a
+        transform it takes the decoded array as it is, in shared memory inside a worker, with no copy."""
         if self.decode == "events" or not len(indices):
             return [self[i] for i in indices]
         fast = self._gather(indices)
         if fast is not None:
-            batch, labels = self._decode_gathered(*fast, None), self._cells.labels[fast[0]]
+            batch, labels = self._decode_gathered(*fast, None, shared=True), self._cells.labels[fast[0]]
         else:
             cells, labels, where = self._cells_of(indices)
             batch = self._packed(cells, where) if self.decode == "packed" else self._dense(cells, where, None)
-        out = SampleBatch(self._finish(sample, label) for sample, label in zip(batch, labels))
-        if self.transform is None and self.target_transform is None:
+        if isinstance(batch, tuple):
+            batch, handle = batch
+        else:
+            handle = None
+        plain = self.transform is None and self.target_transform is None
+        samples = batch_rows(batch, handle) if plain else batch
+        out = SampleBatch(self._finish(sample, label) for sample, label in zip(samples, labels))
+        if plain:
             out.samples, out.labels = batch, labels
         return out
 
@@ -365,13 +372,19 @@ class I2EShards:
             return None
         return idx, rows, body, shape
 
-    def _decode_gathered(self, idx, rows, body, shape, out, dense=False):
-        if self.decode == "packed" and not dense:
-            return np.ascontiguousarray(rows[:, body:])
+    def _decode_gathered(self, idx, rows, body, shape, out, dense=False, shared=False):
+        """The batch (``out`` if given); with ``shared``, ``(array, tensor)`` from :func:`batch_buffer`."""
+        packed = self.decode == "packed" and not dense
         if out is None:
-            arr = handle = np.empty((len(rows), *shape), self.dtype)
+            size = (len(rows), rows.shape[1] - body) if packed else (len(rows), *shape)
+            dtype = np.uint8 if packed else self.dtype
+            arr, tensor = batch_buffer(size, dtype) if shared else (np.empty(size, dtype), None)
+            handle = (arr, tensor) if shared else arr
         else:
             arr, handle = packbits.checked_out(out, (len(rows), *shape), self.dtype)
+        if packed:
+            arr[...] = rows[:, body:]
+            return handle
         offsets = np.arange(len(rows), dtype=np.int64) * rows.shape[1] + body
         packbits.unpack_bodies(rows, offsets, shape, arr.reshape(len(rows), -1))
         return handle
@@ -480,8 +493,8 @@ class I2EShards:
 class SampleBatch(list):
     """What :meth:`I2EShards.__getitems__` returns: ``[(sample, label), ...]``, the samples being views
     of one NumPy array ``samples`` ``[B, ...]``, with ``labels`` int64 ``[B]``; both None when a transform
-    was applied. The default collate stacks the views into a new tensor; ``evio.torch.collate`` wraps
-    ``samples`` without a copy."""
+    was applied. PyTorch's default collate, given these views in order, returns ``samples`` as a tensor
+    instead of stacking copies of them."""
 
     samples = None
     labels = None

@@ -69,6 +69,17 @@ class I2E(_Base):
         sample, target = self.shards[index]
         return self._finish(to_tonic(sample) if self.as_events else sample, target)
 
+    def __getitems__(self, indices) -> list:
+        """``[(sample, target), ...]`` for ``indices`` (a ``DataLoader`` with ``batch_size`` calls this): dense
+        samples are decoded in one call, and without transforms the default collate takes that batch
+        without a copy (:meth:`evio.datasets.I2EShards.__getitems__`)."""
+        if self.as_events:
+            return [self[i] for i in indices]
+        batch = self.shards.__getitems__(indices)
+        if self.transform is None and self.target_transform is None and self.transforms is None:
+            return batch
+        return [self._finish(sample, target) for sample, target in batch]
+
 
 class _Recordings(_Base):
     """A recorded evio dataset (``events(i)``, ``targets``) with Tonic's event dtype of that dataset."""

@@ -2,8 +2,7 @@
 
 ``I2EShards(..., decode="packed")`` yields uint8 ``[nbytes]`` samples (a ``DataLoader`` batch is
 ``[B, nbytes]``, 32x less to move than float32); :func:`unpack` turns them into dense tensors on
-whatever device they live on, equal to :func:`evio.packbits.loads`. :func:`collate` is a
-``collate_fn`` that spares the default collate's copy of every batch.
+whatever device they live on, equal to :func:`evio.packbits.loads`.
 """
 
 from __future__ import annotations
@@ -67,16 +66,4 @@ def unpack(packed, shape, dtype=None):
     return bits.reshape(*lead, *shape)
 
 
-def collate(batch):
-    """A ``DataLoader`` ``collate_fn`` equal to the default one, without its copy for evio batches:
-    ``[samples [B, ...], labels int64 [B]]`` straight from what :meth:`I2EShards.__getitems__
-    <evio.datasets.I2EShards.__getitems__>` decoded. Anything
-    else (a transform applied, another dataset) goes to ``torch.utils.data.default_collate``."""
-    torch = _torch()
-    samples = getattr(batch, "samples", None)
-    if samples is None:
-        return torch.utils.data.default_collate(batch)
-    return [torch.as_tensor(samples), torch.as_tensor(batch.labels)]
-
-
-__all__ = ["collate", "unpack"]
+__all__ = ["unpack"]

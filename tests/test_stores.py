@@ -113,7 +113,7 @@ def test_reads_dsec_style_file_with_blosc_and_t_offset(tmp_path):
     expected = ev.copy()
     expected["t"] += t_offset
     with evio.open(path) as r:
-        assert r.version == "foreign layout" and r.has_time_index
+        assert r.version == "dsec" and r.has_time_index
         np.testing.assert_array_equal(r.read(), expected)
         t0 = t_offset + int(ev["t"][-1]) - 1500
         np.testing.assert_array_equal(r.time_window(t0, t0 + 3000), _brute(expected, t0, t0 + 3000))

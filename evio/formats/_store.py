@@ -12,6 +12,11 @@ Layout (DSEC-style, see docs/formats/hdf5.md)::
 
 Root attributes: ``sensor_size`` [W, H], ``time_unit``, ``event_count``, ``on_count``, ``t_min``,
 ``t_max``, ``sorted_by_t``, ``evio_meta`` (all metadata as JSON), ``evio_layout``.
+
+Layouts written by other tools are recognised without options (:data:`LAYOUTS`); a field may be a
+1-D dataset, a column of an N x K dataset (MVSEC) or a member of a compound dataset (Prophesee).
+Float timestamps are seconds unless ``time_unit=`` says otherwise, and become integer µs rounded
+to the nearest (halves up).
 """
 
 from __future__ import annotations
@@ -35,17 +40,47 @@ DEFAULT_CHUNK_LENGTH = 1 << 16
 _MERGED_T_READ = 1 << 22
 _STORED_DTYPES = {"t": np.dtype("<i8"), "x": np.dtype("<u2"), "y": np.dtype("<u2"), "p": np.dtype("u1")}
 _DEFAULT_FIELDS = {f: f"events/{f}" for f in FIELDS}
+#: ``time_unit=`` of the stored t -> (multiplier, divisor) giving µs.
+TIME_UNITS = {"s": (1_000_000, 1), "ms": (1000, 1), "us": (1, 1), "ns": (1, 1000)}
+#: Layouts recognised without ``fields=``, tried in this order: name -> (what it is, t, x, y, p). A
+#: field is a dataset path, or ``(path, column)`` of an N x K dataset, or ``(path, member)`` of a
+#: compound dataset. evio's own files and the ``events/`` group are named by :meth:`StoreReader._layout_name`.
+LAYOUTS = {
+    "events": ("events/{t,x,y,p} (evio, DSEC, TUM-VIE, eTraM)", *_DEFAULT_FIELDS.values()),
+    "evlib": ("events/{ts,xs,ys,ps}, ts in float µs (evlib.save_events_to_hdf5)",
+              "events/ts", "events/xs", "events/ys", "events/ps"),
+    "raw_events": ("raw_events/{t,x,y,p}, t in float s (event-vision-library, evlib-style exports)",
+                   "raw_events/t", "raw_events/x", "raw_events/y", "raw_events/p"),
+    "mvsec": ("MVSEC davis/left/events, N x 4 [x, y, t s, p]",
+              ("davis/left/events", 2), ("davis/left/events", 0), ("davis/left/events", 1),
+              ("davis/left/events", 3)),
+    "prophesee": ("Prophesee Metavision CD/events {x, y, p, t} (ECF codec)",
+                  ("CD/events", "t"), ("CD/events", "x"), ("CD/events", "y"), ("CD/events", "p")),
+    "top-level": ("top-level t, x, y, p", "t", "x", "y", "p"),
+    "top-level-named": ("top-level timestamp, x, y, polarity", "timestamp", "x", "y", "polarity"),
+}
+#: Names of the ``events/`` layouts and of ``fields=``, beside those of :data:`LAYOUTS`.
+_LAYOUT_DESCRIPTIONS = {"evio": "events/{t,x,y,p} + t_offset + ms_to_idx (evio)",
+                        "dsec": "events/{x,y,t,p} + t_offset (+ ms_to_idx) (DSEC, eTraM)",
+                        "tum-vie": "events/{x,y,t,p} + ms_to_idx (TUM-VIE)",
+                        "fields": "the fields= mapping"}
+#: The unit of a float t where a layout's writer has its own (else float t is seconds).
+LAYOUT_FLOAT_TIME_UNITS = {"evlib": "us"}
 
 
 class StoreReader(EventReader):
     """Reads an event store; subclasses provide ``_open_root`` and may add ``_verify``."""
 
-    def __init__(self, path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, fields: dict | None = None):
+    def __init__(self, path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, fields: dict | None = None,
+                 time_unit: str | None = None):
         super().__init__(path, chunk_size=chunk_size)
+        if time_unit is not None and time_unit not in TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
         self._root = None
+        self._block = None
         try:
             self._root = self._open_root()
-            self._setup(fields)
+            self._setup(fields, time_unit)
         except BaseException:
             self.close()
             raise
@@ -55,7 +90,7 @@ class StoreReader(EventReader):
         root, arrays, pid = self.__dict__.get("_store_handles", (None, None, None))
         if root is not None and pid != os.getpid():
             root = self._open_root()
-            arrays = {f: root[path] for f, path in self._mapping.items()}
+            arrays = {f: root[path] for f, (path, _) in self._mapping.items()}
             self.__dict__["_store_handles"] = (root, arrays, os.getpid())
         return root, arrays
 
@@ -80,6 +115,7 @@ class StoreReader(EventReader):
         state = dict(self.__dict__)
         if state.get("_store_handles", (None,))[0] is not None:
             state["_store_handles"] = ("reopen", None, None)
+        state["_block"] = None
         return state
 
     # -- backend hooks ---------------------------------------------------------------------
@@ -93,6 +129,9 @@ class StoreReader(EventReader):
     def _close_root(self) -> None:
         pass
 
+    def _check_readable(self, path: str, arr) -> None:
+        """Raise :class:`FormatError` naming what is missing when ``arr`` cannot be decoded (a codec)."""
+
     # -- layout ----------------------------------------------------------------------------
     def _contains(self, name: str) -> bool:
         try:
@@ -100,50 +139,67 @@ class StoreReader(EventReader):
         except Exception:
             return False
 
-    def _pick_fields(self, fields: dict | None) -> dict:
+    def _pick_fields(self, fields: dict | None) -> tuple[dict, str]:
+        """``({field: (path, column or member or None)}, layout name)``."""
         if fields is not None:
             unknown = set(fields) - set(FIELDS)
             if unknown:
                 raise ValueError(f"fields= maps t, x, y, p to dataset paths; unknown keys {sorted(unknown)}")
-            mapping = {**_DEFAULT_FIELDS, **fields}
-        elif all(self._contains(f"events/{f}") for f in FIELDS):
-            mapping = dict(_DEFAULT_FIELDS)
-        elif all(self._contains(f) for f in FIELDS):
-            mapping = {f: f for f in FIELDS}
+            mapping = {f: _field_spec(v) for f, v in {**_DEFAULT_FIELDS, **fields}.items()}
+            layout = "fields"
         else:
-            if self._contains("CD/events"):
+            for layout, (_, *paths) in LAYOUTS.items():
+                mapping = {f: _field_spec(v) for f, v in zip(FIELDS, paths)}
+                if all(self._contains(path) for path, _ in mapping.values()):
+                    break
+            else:
                 raise FormatError(
-                    "Prophesee HDF5 (CD/events, ECF codec) is not supported; convert it with Metavision tools", self.path
-                )
-            raise FormatError(
-                "no events found: expected datasets events/t, events/x, events/y, events/p "
-                "(or t, x, y, p at the top level; pass fields={...} for other layouts)",
-                self.path,
-            )
-        missing = [p for p in mapping.values() if not self._contains(p)]
+                    "no events found: expected datasets events/{t,x,y,p}, raw_events/{t,x,y,p}, "
+                    "davis/left/events (MVSEC), CD/events (Prophesee) or t, x, y, p at the top level; "
+                    "pass fields={...} for other layouts", self.path)
+        missing = sorted({path for path, _ in mapping.values() if not self._contains(path)})
         if missing:
             raise FormatError(f"missing datasets {missing}", self.path)
-        return mapping
+        return mapping, layout
 
-    def _setup(self, fields) -> None:
-        mapping = self._pick_fields(fields)
-        arrays = {f: self._root[path] for f, path in mapping.items()}
-        lengths = {}
-        for f, arr in arrays.items():
-            if len(arr.shape) != 1:
-                raise FormatError(f"dataset {mapping[f]} must be 1-D, has shape {arr.shape}", self.path)
-            if arr.dtype.kind not in "biu":
-                raise FormatError(f"dataset {mapping[f]} must hold integers, has dtype {arr.dtype}", self.path)
-            lengths[f] = int(arr.shape[0])
+    def _field_length(self, f: str, arr, path: str, key) -> int:
+        """Events in field ``f`` stored at ``path`` (``key``: column or member); checks shape and dtype."""
+        shape, dtype = tuple(arr.shape), arr.dtype
+        where = path if key is None else f"{path}[{key!r}]"
+        if isinstance(key, int):
+            if len(shape) != 2 or not 0 <= key < shape[1]:
+                raise FormatError(f"dataset {path} must be 2-D with a column {key}, has shape {shape}", self.path)
+        elif len(shape) != 1:
+            raise FormatError(f"dataset {path} must be 1-D, has shape {shape}", self.path)
+        if isinstance(key, str):
+            if dtype.names is None or key not in dtype.names:
+                raise FormatError(f"dataset {path} has no member {key!r} (members {dtype.names})", self.path)
+            dtype = dtype[key]
+        if dtype.kind not in "biuf":
+            raise FormatError(f"dataset {where} must hold numbers, has dtype {dtype}", self.path)
+        return int(shape[0])
+
+    def _setup(self, fields, time_unit) -> None:
+        mapping, layout = self._pick_fields(fields)
+        arrays = {f: self._root[path] for f, (path, _) in mapping.items()}
+        lengths = {f: self._field_length(f, arrays[f], *mapping[f]) for f in FIELDS}
         if len(set(lengths.values())) != 1:
             raise FormatError(f"event datasets have different lengths {lengths}", self.path)
+        for path in sorted({path for path, _ in mapping.values()}):
+            self._check_readable(path, self._root[path])
         self._mapping = mapping
         self._arrays = arrays
         self.count = lengths["t"]
         attrs = dict(self._root.attrs)
         self._attrs = attrs
         self._evio_written = attrs.get("evio_layout") == LAYOUT
-        self.version = LAYOUT if self._evio_written else "foreign layout"
+        self.layout = self._layout_name(layout)
+        self.version = LAYOUT if self._evio_written else self.layout
+        t_dtype = _member_dtype(arrays["t"], mapping["t"][1])
+        self._float_t = t_dtype.kind == "f"
+        float_unit = LAYOUT_FLOAT_TIME_UNITS.get(layout, "s")
+        self.source_time_unit = time_unit or (float_unit if self._float_t else "us")
+        self._time_scale = TIME_UNITS[self.source_time_unit]
         if self._evio_written:
             declared = int(attrs.get("event_count", -1))
             if declared != self.count:
@@ -151,7 +207,7 @@ class StoreReader(EventReader):
                     f"truncated or damaged store: attribute event_count={declared} but datasets hold {self.count}",
                     self.path,
                 )
-            stored = {mapping[f]: arr for f, arr in arrays.items()}
+            stored = {mapping[f][0]: arr for f, arr in arrays.items()}
             stored.update({name: self._root[name] for name in ("t_offset", "ms_to_idx", "time_index")
                            if self._contains(name)})
             self._verify(stored)
@@ -170,7 +226,27 @@ class StoreReader(EventReader):
             meta["time_unit"] = _as_str(attrs["time_unit"])
         self.meta.update(meta)
         self.meta["format"] = self.format_name
-        self._index, self._bin_width = self._load_index()
+        if self._time_scale != (1, 1):
+            self.meta["time_unit"] = "us"
+        self._index, self._bin_width = self._load_index() if self._time_scale == (1, 1) else (None, None)
+
+    def _layout_name(self, layout: str) -> str:
+        """``"evio"``, ``"dsec"`` (``events/`` with ``t_offset``), ``"tum-vie"`` (``events/`` with
+        ``ms_to_idx``), ``"events"`` (the group alone), else the key of :data:`LAYOUTS` or ``"fields"``."""
+        if layout != "events":
+            return layout
+        if self._attrs.get("evio_layout") == LAYOUT:
+            return "evio"
+        if self._contains("t_offset"):
+            return "dsec"
+        return "tum-vie" if self._contains("ms_to_idx") else "events"
+
+    def extra_info(self) -> dict:
+        described = _LAYOUT_DESCRIPTIONS.get(self.layout) or LAYOUTS[self.layout][0]
+        out = {"layout": f"{self.layout}: {described}"}
+        if self._float_t or self.source_time_unit != "us":
+            out["stored_time_unit"] = self.source_time_unit + (" (float)" if self._float_t else "")
+        return out
 
     def _read_t_offset(self) -> int:
         if not self._contains("t_offset"):
@@ -199,7 +275,31 @@ class StoreReader(EventReader):
 
     # -- reading -----------------------------------------------------------------------------
     def _read_field(self, f: str, a: int, b: int) -> np.ndarray:
-        return self._read_dataset(self._arrays[f], f"{f}[{a}:{b}]", slice(a, b))
+        """Stored values of field ``f`` for events ``a..b``; integral floats of x, y, p as integers."""
+        path, key = self._mapping[f]
+        if key is None:
+            values = self._read_dataset(self._arrays[f], f"{f}[{a}:{b}]", slice(a, b))
+        else:
+            if self._block is None or self._block[0] != (path, a, b):
+                self._block = ((path, a, b), self._read_dataset(self._arrays[f], f"{path}[{a}:{b}]", slice(a, b)))
+            rows = self._block[1]
+            values = rows[:, key] if isinstance(key, int) else rows[key]
+        if f != "t" and values.dtype.kind == "f":
+            values = self._integral(values, f, path, a)
+        return values
+
+    def _integral(self, values: np.ndarray, f: str, path: str, a: int) -> np.ndarray:
+        """Float coordinates / polarities (MVSEC stores float64) as int64; refuses fractions."""
+        whole = np.isfinite(values) & (values == np.floor(values))
+        if not whole.all():
+            i = int(np.argmin(whole))
+            raise FormatError(f"{f} of event {a + i} in {path} is {values[i]!r}, not a whole number", self.path)
+        if f == "p":
+            return (values > 0).astype(np.uint8)
+        if len(values) and (values.min() < 0 or values.max() > np.iinfo(np.uint16).max):
+            bad = values.min() if values.min() < 0 else values.max()
+            raise FormatError(f"{f} = {bad!r} in {path} does not fit 0..65535", self.path)
+        return values.astype(np.int64)
 
     def _read_dataset(self, arr, what: str, selection=Ellipsis) -> np.ndarray:
         try:
@@ -211,14 +311,33 @@ class StoreReader(EventReader):
             raise FormatError(f"cannot read {what} ({type(exc).__name__}: {exc}){hint}", self.path) from None
 
     def _read_t(self, a: int, b: int) -> np.ndarray:
-        """Absolute int64 timestamps of events ``a..b``."""
+        """Absolute int64 timestamps of events ``a..b`` (µs unless the store says otherwise)."""
         t = self._read_field("t", a, b)
+        if t.dtype.kind == "f" or self._time_scale != (1, 1):
+            return self._scaled_t(t, a, b)
         if t.dtype.kind == "u" and t.dtype.itemsize == 8 and len(t) and t.max() > np.iinfo(np.int64).max:
             raise FormatError(f"t[{a}:{b}] holds values beyond int64", self.path)
         t = t.astype(np.int64, copy=not t.flags.writeable)
         if self.t_offset:
             t += np.int64(self.t_offset)
         return t
+
+    def _scaled_t(self, t: np.ndarray, a: int, b: int) -> np.ndarray:
+        """``t + t_offset`` in :attr:`source_time_unit`, as int64 µs rounded to the nearest (halves up)."""
+        mul, div = self._time_scale
+        if t.dtype.kind == "f":
+            us = (t.astype(np.float64) + self.t_offset) * (mul / div)
+            if not np.all(np.isfinite(us)) or (len(us) and (us.min() < -2.0**63 or us.max() >= 2.0**63)):
+                raise FormatError(f"t[{a}:{b}] holds values that are not finite or beyond int64 µs", self.path)
+            return np.floor(us + 0.5).astype(np.int64)
+        if t.dtype.kind == "u" and t.dtype.itemsize == 8 and len(t) and t.max() > np.iinfo(np.int64).max:
+            raise FormatError(f"t[{a}:{b}] holds values beyond int64", self.path)
+        t = t.astype(np.int64) + np.int64(self.t_offset)
+        limit = np.iinfo(np.int64).max // mul
+        if len(t) and (t.max() > limit or t.min() < -limit):
+            raise FormatError(f"t[{a}:{b}] in {self.source_time_unit} does not fit int64 µs", self.path)
+        t = t * mul
+        return (t + div // 2) // div if div > 1 else t
 
     def _read_range(self, a: int, b: int, t: np.ndarray | None = None) -> np.ndarray:
         """Events ``a..b``, filled chunk by chunk into one array; ``t`` if already read."""
@@ -283,7 +402,8 @@ class StoreReader(EventReader):
 
     def summary(self) -> Summary:
         a = self._attrs
-        if self._evio_written and all(k in a for k in ("on_count", "t_min", "t_max", "sorted_by_t")):
+        stored = ("on_count", "t_min", "t_max", "sorted_by_t")
+        if self._evio_written and self._time_scale == (1, 1) and all(k in a for k in stored):
             s = Summary()
             s.count = self.count
             if self.count:
@@ -405,6 +525,20 @@ class StoreWriter(EventWriter):
                 self._close_root()
             finally:
                 self._root = None
+
+
+def _field_spec(value) -> tuple[str, int | str | None]:
+    """A ``fields=`` value (``"path"``, or ``("path", column)``, or ``("path", "member")``) as ``(path, key)``."""
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str) \
+            and isinstance(value[1], (int, str)) and not isinstance(value[1], bool):
+        return value[0], value[1]
+    raise ValueError(f"a field is a dataset path, (path, column) or (path, member); got {value!r}")
+
+
+def _member_dtype(arr, key) -> np.dtype:
+    return arr.dtype[key] if isinstance(key, str) else arr.dtype
 
 
 def _as_str(value) -> str:

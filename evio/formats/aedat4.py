@@ -2,7 +2,9 @@
 
 Reads the events of one event stream (``EVTS``; the lowest stream id by default, or ``stream=``),
 packet by packet in bounded memory; frame, IMU and trigger packets are skipped but counted
-(``extra_info()["streams"]``). Writes one event stream with LZ4 (default), ZSTD or no compression.
+(``extra_info()["streams"]``). A file without an event stream (frames only) opens, so that
+``evio.info`` describes its streams, but reading its events raises :class:`evio.FormatError`.
+Writes one event stream with LZ4 (default), ZSTD or no compression.
 Every flatbuffer offset, vector length, packet size and decompressed size is checked against
 its buffer before use; a malformed file raises :class:`evio.FormatError` with the byte offset.
 Needs the ``lz4`` and ``zstandard`` packages (``pip install 'evio-toolkit[aedat4]'``).
@@ -22,6 +24,7 @@ import numpy as np
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
 from ..kernels import aedat4 as kern
+from ..kernels.summary import Summary
 from ..registry import FormatSpec
 from ._buffer import grow_events, trim_events
 from .base import EventReader, EventWriter
@@ -208,18 +211,16 @@ class Aedat4Reader(EventReader):
         self._table_pos = table_pos
         streams = _parse_info(xml, lambda m: self._fail(m, 18))
         evts = sorted(k for k, v in streams.items() if v["type"] == "EVTS")
-        if stream is None:
-            if not evts:
-                self._fail(f"no event stream (EVTS); streams: {streams}")
-            stream = evts[0]
-        elif int(stream) not in evts:
+        if stream is not None and int(stream) not in evts:
             raise FormatError(f"stream {stream} is not an event stream; event streams: {evts}", self.path)
-        self.stream = int(stream)
+        #: The event stream read; None when the file has none (its events cannot be read).
+        self.stream = int(stream) if stream is not None else evts[0] if evts else None
         self._streams = streams
         self._scan()
         if table_pos > size and self._broken is None:
             self._broken = (f"file is truncated: its data table should start at byte {table_pos}", size)
-        chosen = streams[self.stream]
+        sized = [v for v in streams.values() if v.get("sensor_size")]
+        chosen = streams[self.stream] if self.stream is not None else sized[0] if sized else {}
         self.version = "aedat 4.0"
         self.meta["sensor_size"] = chosen.get("sensor_size")
         if chosen.get("source"):
@@ -234,15 +235,18 @@ class Aedat4Reader(EventReader):
         if self._expected is not None:
             self._table_state = "valid"
             self.count = sum(self._expected)
-        self._streams_info = {str(k): {"type": v["type"], "name": v["name"], "packets": v["packets"]}
-                                for k, v in sorted(streams.items())}
+        if self.stream is None:
+            self.count = 0
+        self._streams_info = {str(k): {key: v[key] for key in ("type", "name", "packets", "bytes", "sensor_size")
+                                       if key in v}
+                              for k, v in sorted(streams.items())}
 
     def _scan(self):
         """Walk the packet headers (8 bytes each) without decompressing: packet index and counts."""
         f, pos, end = self._file, self._data_start, self._data_end
         index = []
         for v in self._streams.values():
-            v["packets"] = 0
+            v["packets"] = v["bytes"] = 0
         self._broken = None
         while pos < end:
             if end - pos < 8:
@@ -257,6 +261,7 @@ class Aedat4Reader(EventReader):
                 self._broken = (f"packet of unknown stream {sid}", pos)
                 break
             self._streams[sid]["packets"] += 1
+            self._streams[sid]["bytes"] += n
             if sid == self.stream:
                 index.append((pos, n))
             pos += 8 + n
@@ -395,6 +400,18 @@ class Aedat4Reader(EventReader):
         if self._broken is not None:
             self._fail(*self._broken)
 
+    def _check_event_stream(self):
+        if self.stream is None:
+            kinds = ", ".join(f"{k}: {v['type']}" for k, v in sorted(self._streams.items())) or "none"
+            self._fail(f"no event stream (EVTS) to read; streams: {kinds} (evio info describes them)")
+
+    def summary(self) -> Summary:
+        """Statistics over the events; a file without an event stream has none."""
+        if self.stream is None:
+            self._check_damage()
+            return Summary()
+        return super().summary()
+
     def _decode(self, words, out, pos, first: int = 0):
         """Decode ``words`` into the events ``out``; ``first`` numbers the packet's first event there."""
         bad = kern.decode_events(words, out["t"], out["x"], out["y"], out["p"])
@@ -403,6 +420,7 @@ class Aedat4Reader(EventReader):
 
     def _chunks(self, size):
         """Decode each packet straight into chunk buffers of ``size`` events (no concatenation)."""
+        self._check_event_stream()
         left = self.count  # None when unknown
         buf, fill = None, 0
         for pos, words in self._packets():
@@ -431,6 +449,7 @@ class Aedat4Reader(EventReader):
         The output is sized from the data table's count when it has one, but never beyond what
         the packets' compressed sizes allow (nor one event per compressed byte); without a table
         it starts from the compressed size and grows geometrically. It is trimmed at the end."""
+        self._check_event_stream()
         sizes = [n for _, n in self._index]
         compressed = sum(sizes)
         bound = sum(self._cap(n) for n in sizes) // kern.EVENT_STRUCT_SIZE

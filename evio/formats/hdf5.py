@@ -2,6 +2,8 @@
 
 Opens in plain h5py (``f["events/t"][:] + f["t_offset"][()]``) with the default ``lzf`` or
 ``gzip`` compression; ``blosc-zstd``/``blosc-lz4`` need ``import hdf5plugin`` in the reader too.
+Reads the layouts of DSEC, TUM-VIE, eTraM, MVSEC, evlib, event-vision-library and Prophesee
+(``_store.LAYOUTS``); a dataset whose codec plugin is missing (ECF, Blosc) is named at open.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from ._store import StoreReader, StoreWriter
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 COMPRESSIONS = ("lzf", "gzip", "blosc-zstd", "blosc-lz4", None)
+#: HDF5 filter id of Prophesee's ECF codec (Metavision HDF5 event files).
+ECF_FILTER_ID = 0x8ECF
 
 
 def _h5py():
@@ -63,10 +67,39 @@ def _has_signature(path) -> bool:
     return False
 
 
+#: HDF5 filter ids of codecs that need a plugin -> how to get it.
+FILTER_PLUGINS = {
+    ECF_FILTER_ID: "ECF, Prophesee's codec: install Prophesee's hdf5 ECF plugin (github.com/prophesee-ai/hdf5_ecf) "
+                   "and point HDF5_PLUGIN_PATH at it",
+    32001: "Blosc: pip install hdf5plugin (evio-toolkit[blosc])",
+    32015: "Zstandard: pip install hdf5plugin (evio-toolkit[blosc])",
+    32004: "LZ4: pip install hdf5plugin (evio-toolkit[blosc])",
+    32008: "Bitshuffle: pip install hdf5plugin (evio-toolkit[blosc])",
+}
+
+
 class HDF5Reader(StoreReader):
-    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
+    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts evio does not recognise (a value may
+    also be ``(path, column)`` or ``(path, compound member)``), ``time_unit`` of the stored t
+    (``"s"``, ``"ms"``, ``"us"``, ``"ns"``; default: ``"s"`` for float t, else ``"us"``)."""
 
     format_name = "hdf5"
+
+    def _check_readable(self, path, arr):
+        """A dataset compressed with a filter HDF5 cannot load: ``FormatError`` naming the codec."""
+        h5z = _h5py().h5z
+        plist = arr.id.get_create_plist()
+        for i in range(plist.get_nfilters()):
+            filter_id = plist.get_filter(i)[0]
+            if h5z.filter_avail(filter_id) or arr.shape[0] == 0:
+                continue
+            try:  # a plugin on HDF5_PLUGIN_PATH is loaded on first use only
+                arr[0:1]
+                continue
+            except Exception:
+                pass
+            codec = FILTER_PLUGINS.get(filter_id, f"HDF5 filter {filter_id}, whose plugin is not installed")
+            raise FormatError(f"cannot read dataset {path}: it is compressed with {codec}", self.path)
 
     def _open_root(self):
         h5py = _h5py()
@@ -160,7 +193,8 @@ def _writes_to_devnull(h5file) -> None:
 
 FORMAT = FormatSpec(
     name="hdf5",
-    description="HDF5 event store (DSEC-style events/t,x,y,p + ms_to_idx), chunked and compressed",
+    description="HDF5 event store (DSEC-style events/t,x,y,p + ms_to_idx; reads DSEC, TUM-VIE, MVSEC, "
+                "Prophesee, evlib layouts)",
     suffixes=(".h5", ".hdf5"),
     magic=(MAGIC,),
     sniff=_has_signature,

@@ -4,6 +4,9 @@
 ``(byte2 & 0x7F) << 16 | byte3 << 8 | byte4``. Rows with ``y == 240`` are overflow markers: every
 later timestamp gets ``+ 2**13`` per marker (as in Orchard's MATLAB reader and Tonic's
 ``read_mnist_file``) and the marker rows are dropped. See ``docs/formats/nmnist.md``.
+
+Found as ``.bin`` (by content) or ``.bs2`` (SLAYER's name for the same bytes); a file with an
+unregistered suffix only when its content passes :func:`_plausible_rows`.
 """
 
 from __future__ import annotations
@@ -11,34 +14,76 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ..events import empty_events
+from ..events import check_sensor_size, empty_events, record_bytes
 from ..kernels import aer
-from ..registry import FormatSpec
+from ..registry import FormatSpec, by_suffix
 from .base import EventReader, EventWriter
 
+#: Sensors named by ``dataset=``: N-MNIST's 34x34, N-Caltech101's 240x180 (the bound Orchard et al.
+#: scaled the images to).
 DATASET_SIZES = {"nmnist": (34, 34), "ncaltech101": (240, 180)}
+NMNIST_SIZE = DATASET_SIZES["nmnist"]
+#: Suffixes claimed outright (SLAYER and its users keep N-MNIST / N-Caltech101 recordings as ``.bs2``).
+SUFFIXES = (".bs2",)
 #: At most this many overflow markers per write call (a larger jump in time is refused).
 MAX_MARKERS_PER_WRITE = 1 << 24
+#: Rows examined by content detection.
+SNIFF_ROWS = 1000
+#: Fewest rows a file with an unregistered suffix must have to be recognised by content.
+MIN_SNIFF_ROWS = 16
+_SCAN_ROWS = 1 << 20
 
 
 class NmnistReader(EventReader):
-    """Options: ``dataset`` ("nmnist" → 34x34 default, "ncaltech101" → 240x180) or ``sensor_size``."""
+    """Options: ``sensor_size=(W, H)``, or ``dataset`` (``"nmnist"``: 34x34, ``"ncaltech101"``:
+    240x180). Without either the size comes from the file, in one pass over it: 34x34 when every
+    event fits there (an N-MNIST digit), else the extent of the events ``(max x + 1, max y + 1)``
+    (``meta["sensor_size_source"]`` says which: ``"option"``, ``"dataset"``, ``"nmnist"`` or
+    ``"events"``)."""
 
     format_name = "nmnist"
 
-    def __init__(self, path, *, dataset: str = "nmnist", sensor_size=None, **options):
+    def __init__(self, path, *, dataset: str | None = None, sensor_size=None, **options):
         super().__init__(path, **options)
-        if dataset not in DATASET_SIZES:
+        if dataset is not None and dataset not in DATASET_SIZES:
             raise ValueError(f"dataset must be one of {sorted(DATASET_SIZES)}, got {dataset!r}")
         self._file = open(self.path, "rb")  # noqa: SIM115  (closed by close())
         self._file.seek(0, 2)
         size = self._file.tell()
         self._rows, self._trailing = divmod(size, 5)
         self.version = None
-        self.meta.update(sensor_size=list(sensor_size if sensor_size is not None else DATASET_SIZES[dataset]),
-                         dataset=dataset)
+        if sensor_size is not None:
+            W, H, _ = check_sensor_size(sensor_size)
+            sensor, source = (W, H), "option"
+        elif dataset is not None:
+            sensor, source = DATASET_SIZES[dataset], "dataset"
+        else:
+            sensor, source = self._size_from_events()
+            dataset = "nmnist" if source == "nmnist" else None
+        self.meta.update(sensor_size=list(sensor), sensor_size_source=source)
+        if dataset is not None:
+            self.meta["dataset"] = dataset
         self.markers = 0
         self.count = None
+
+    def _size_from_events(self) -> tuple[tuple[int, int], str]:
+        """N-MNIST's 34x34 when every event lies inside it, else ``(max x + 1, max y + 1)``."""
+        self._file.seek(0)
+        x_max = y_max = -1
+        remaining = self._rows
+        while remaining > 0:
+            n = min(_SCAN_ROWS, remaining)
+            rows = np.fromfile(self._file, dtype=np.uint8, count=5 * n)
+            if len(rows) < 5 * n:
+                raise FormatError("file shrank while reading", self.path)
+            remaining -= n
+            rows = rows.reshape(-1, 5)
+            rows = rows[rows[:, 1] != aer.NMNIST_OVERFLOW_Y]
+            if len(rows):
+                x_max, y_max = max(x_max, int(rows[:, 0].max())), max(y_max, int(rows[:, 1].max()))
+        if x_max < NMNIST_SIZE[0] and y_max < NMNIST_SIZE[1]:
+            return NMNIST_SIZE, "nmnist"
+        return (x_max + 1, y_max + 1), "events"
 
     def _chunks(self, size):
         self._file.seek(0)
@@ -51,7 +96,7 @@ class NmnistReader(EventReader):
                 raise FormatError("file shrank while reading", self.path)
             remaining -= n
             out = empty_events(n)
-            k = aer.nmnist_decode(buf, out["t"], out["x"], out["y"], out["p"], tstate)
+            k = aer.nmnist_decode(buf, out["t"], out["x"], out["y"], out["p"], tstate, record_bytes(out))
             self.markers = int(tstate[1])
             self.meta["overflow_markers"] = self.markers
             yield out[:k]
@@ -70,7 +115,7 @@ class NmnistWriter(EventWriter):
     always fine)."""
 
     format_name = "nmnist"
-    stores_meta = ("time_unit", "dataset", "overflow_markers")
+    stores_meta = ("time_unit", "dataset", "overflow_markers", "sensor_size_source")
 
     def __init__(self, path, **options):
         super().__init__(path, **options)
@@ -105,30 +150,54 @@ class NmnistWriter(EventWriter):
 
 
 def _looks_like_nmnist(path) -> bool:
-    """A ``.bin`` file of whole 5-byte rows whose first rows have y <= 240 (240 = overflow marker).
+    """Whether ``path`` holds 5-byte N-MNIST rows; checked after every format with magic bytes.
 
     ``.bin`` is too generic to claim by suffix alone (an HDF5 file with a user block may be called
-    ``.bin`` too), so the format is found by this content check, after formats with magic bytes.
+    ``.bin`` too): whole 5-byte rows whose first rows have y <= 240 (240 = overflow marker).
+    A file whose suffix no format registers (or that has none) must pass the stricter
+    :func:`_plausible_rows`; a registered suffix of another format is never claimed.
     """
     try:
-        if path.suffix.lower() != ".bin" or not path.is_file():
+        if not path.is_file():
+            return False
+        suffix = path.suffix.lower()
+        strict = suffix not in (".bin", *SUFFIXES)
+        if strict and by_suffix(path):
             return False
         size = path.stat().st_size
-        if size == 0 or size % 5:
+        if size == 0 or size % 5 or (strict and size < 5 * MIN_SNIFF_ROWS):
             return False
         with open(path, "rb") as f:
-            head = np.frombuffer(f.read(5000), dtype=np.uint8)
+            head = np.frombuffer(f.read(5 * SNIFF_ROWS), dtype=np.uint8)
     except OSError:
         return False
-    head = head[: len(head) // 5 * 5].reshape(-1, 5)
-    return bool(np.all(head[:, 1] <= aer.NMNIST_OVERFLOW_Y))
+    rows = head[: len(head) // 5 * 5].reshape(-1, 5)
+    if not np.all(rows[:, 1] <= aer.NMNIST_OVERFLOW_Y):
+        return False
+    return not strict or _plausible_rows(rows)
+
+
+def _plausible_rows(rows: np.ndarray) -> bool:
+    """Content check for a file without a telling suffix: not printable text, not one repeated row,
+    some events, and timestamps (with overflow markers applied) that never decrease."""
+    if np.all((rows >= 0x20) & (rows < 0x7F) | np.isin(rows, (0x09, 0x0A, 0x0D))):
+        return False
+    if np.all(rows == rows[0]):
+        return False
+    marker = rows[:, 1] == aer.NMNIST_OVERFLOW_Y
+    if marker.all():
+        return False
+    r = rows.astype(np.int64)
+    t = ((r[:, 2] & 0x7F) << 16) | (r[:, 3] << 8) | r[:, 4]
+    t = (t + np.cumsum(marker) * aer.NMNIST_OVERFLOW_STEP)[~marker]
+    return bool(np.all(np.diff(t) >= 0))
 
 
 FORMAT = FormatSpec(
     name="nmnist",
-    description="N-MNIST / N-Caltech101 .bin (5-byte ATIS events, 34x34 default)",
-    # no suffix claim: .bin files are recognised by _looks_like_nmnist; write with format="nmnist"
-    suffixes=(),
+    description="N-MNIST / N-Caltech101 .bin, .bs2 (5-byte ATIS events; sensor 34x34 or the events' extent)",
+    # .bin is not claimed (too generic): such files are recognised by _looks_like_nmnist
+    suffixes=SUFFIXES,
     sniff=_looks_like_nmnist,
     reader=NmnistReader,
     writer=NmnistWriter,

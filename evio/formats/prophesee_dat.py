@@ -28,6 +28,8 @@ DEFAULT_BLOCK_BYTES = 1 << 23
 #: Sensor size assumed when a DAT header has no ``% Width``/``% Height`` (N-CARS ATIS crop; faery's choice).
 DAT_FALLBACK_SIZE = (304, 240)
 EVENT_TYPES = {0x00: "Event2D", 0x0C: "EventCD"}
+#: The event type byte evio writes (Metavision's EventCD; faery refuses Event2D files).
+EVENT_CD = 0x0C
 _MAX_T_GAP = 1 << 31
 
 
@@ -128,7 +130,9 @@ class DatReader(EventReader):
 
 
 class DatWriter(HeaderAfterBody, EventWriter):
-    """Writes DAT v2 Event2D (``0x00``, size 8) with ``% Width``/``% Height``. Needs the first
+    """Writes DAT v2 EventCD (type ``0x0C``, size 8) behind the header Metavision writes
+    (``% Data file containing CD events.``, ``% Version 2``, ``% Date`` when the metadata has one,
+    ``% Height``, ``% Width``), which faery, expelliarmus and Metavision read. Needs the first
     t in 0..2**32-1 and t non-decreasing with steps < 2**31 (later t >= 2**32 is stored through
     32-bit wraps, which readers that count overflows reconstruct), x and y < 16384."""
 
@@ -163,12 +167,12 @@ class DatWriter(HeaderAfterBody, EventWriter):
     def _finish(self):
         meta = self.final_meta()
         w, h = meta.get("sensor_size") or DAT_FALLBACK_SIZE
-        header = ("% Data file containing Event2D events.\n% Version 2\n"
-                  f"% Width {w}\n% Height {h}\n")
+        header = "% Data file containing CD events.\n% Version 2\n"
         date = meta.get("date")
         if date is not None and "\n" not in str(date) and "\r" not in str(date):
             header += f"% Date {date}\n"
-        self._emit(header.encode("latin-1", "replace") + bytes([0x00, 8]))
+        header += f"% Height {h}\n% Width {w}\n"
+        self._emit(header.encode("latin-1", "replace") + bytes([EVENT_CD, 8]))
 
 
 FORMAT = FormatSpec(

@@ -73,6 +73,22 @@ def _byte_address(context, builder, array_type, array, byte_offset):
 
 
 @intrinsic
+def store_record(typingctx, raw, byte_offset, t, xy, p):
+    """Store one ``EVENT_DTYPE`` record at ``raw[byte_offset:]``: int64 ``t``, then ``xy`` (x | y << 16)
+    as 4 bytes and ``p`` as 1 byte (13 bytes written, any alignment)."""
+    sig = types.void(raw, byte_offset, t, xy, p)
+
+    def codegen(context, builder, signature, args):
+        base = _byte_address(context, builder, signature.args[0], args[0], args[1])
+        _store(builder, args[2], base)
+        _store(builder, builder.trunc(args[3], I32), _advance(builder, base, ir.Constant(I64, 8)))
+        _store(builder, builder.trunc(args[4], I8), _advance(builder, base, ir.Constant(I64, 12)))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def prefetch(typingctx, array, index):
     """A read prefetch of ``array[index]`` into every cache level; never faults (``index`` may lie past the end)."""
     sig = types.void(array, index)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import njit
-from ._llvm import RECORD, aedat2_block8, aedat3_polarity8
+from ._llvm import RECORD, aedat2_block8, aedat3_polarity8, store_record
 
 # --- AEDAT 1.0 / 2.0 ---------------------------------------------------------------------------
 
@@ -335,23 +335,33 @@ NMNIST_OVERFLOW_STEP = 1 << 13
 
 
 @njit
-def nmnist_decode(buf, out_t, out_x, out_y, out_p, tstate):
-    """Decode whole 5-byte events; ``tstate[0]`` is the running overflow offset, ``tstate[1]`` the marker count."""
+def nmnist_decode(buf, out_t, out_x, out_y, out_p, tstate, raw):
+    """Decode whole 5-byte events; marker rows (y == 240) add 2**13 µs to later times and are dropped.
+
+    ``tstate[0]`` is the running overflow offset, ``tstate[1]`` the marker count. ``raw``: the bytes of
+    the output (``record_bytes(out)``), written record by record when it holds 13 bytes per row, else
+    empty (the fields are written). Returns the number of events.
+    """
     n = buf.shape[0] // 5
+    by_bytes = raw.shape[0] >= RECORD * n
     k = 0
     offset = tstate[0]
     for i in range(n):
         b = i * 5
-        y = buf[b + 1]
+        y = np.int64(buf[b + 1])
         if y == NMNIST_OVERFLOW_Y:
             offset += NMNIST_OVERFLOW_STEP
             tstate[1] += 1
             continue
         b2 = np.int64(buf[b + 2])
-        out_t[k] = (((b2 & 127) << 16) | (np.int64(buf[b + 3]) << 8) | np.int64(buf[b + 4])) + offset
-        out_x[k] = buf[b]
-        out_y[k] = y
-        out_p[k] = (b2 >> 7) == 1
+        t = (((b2 & 127) << 16) | (np.int64(buf[b + 3]) << 8) | np.int64(buf[b + 4])) + offset
+        if by_bytes:
+            store_record(raw, np.int64(RECORD * k), t, np.int64(buf[b]) | (y << 16), b2 >> 7)
+        else:
+            out_t[k] = t
+            out_x[k] = buf[b]
+            out_y[k] = y
+            out_p[k] = (b2 >> 7) == 1
         k += 1
     tstate[0] = offset
     return k

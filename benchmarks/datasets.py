@@ -1,9 +1,11 @@
-"""Benchmark of evio's CIFAR10-DVS and DVS128 Gesture datasets against SpikingJelly 2.0's readers.
+"""Benchmark of evio's recorded datasets (CIFAR10-DVS, DVS128 Gesture, N-MNIST, N-Caltech101)
+against SpikingJelly 2.0's readers (and Tonic's for N-MNIST and N-Caltech101).
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks.datasets            # 100 CIFAR files of 150k events, 1 recording of 2 M
-    .venv/bin/python -m benchmarks.datasets --quick    # 20 files of 50k events, 1 recording of 200k
+    .venv/bin/python -m benchmarks.datasets            # 100 CIFAR files of 150k events, 1 recording of 2 M,
+                                                       # 2,000 N-MNIST files, 100 N-Caltech101 files
+    .venv/bin/python -m benchmarks.datasets --quick    # 20 files of 50k events, 1 recording of 200k, 400 / 20
 
 Data (written to a temporary folder by evio's writers, random events on 128 x 128, sorted t):
 ``--files`` CIFAR10-DVS AEDAT 2.0 files of ``--events`` events each (10 classes), and one DVS128
@@ -19,7 +21,15 @@ What is timed (best of ``--repeats`` passes, one process unless said otherwise):
 (c) ``evio.datasets.prepare`` of (b) with 1 and 2 worker processes (the second core helps only when
     the machine is idle);
 (d) DVS128 Gesture, one recording cut into its 11 samples: ``DVS128Gesture(root)[i]`` for every i
-    against SpikingJelly's ``utils.load_aedat_v3`` (a Python loop per event) + its mask per csv row.
+    against SpikingJelly's ``utils.load_aedat_v3`` (a Python loop per event) + its mask per csv row;
+(e) N-MNIST and (f) N-Caltech101, synthetic recordings of the real datasets' sizes (no real files
+    here): ``--nmnist`` files of 3,000-5,500 events on 34 x 34 (N-MNIST averages about 4,200) and
+    ``--ncaltech`` files of 60k-160k events on 240 x 180 (N-Caltech101 averages about 110k), 300 ms
+    each, written as 5-byte ``.bin`` files. Events of every file: ``NMNIST(root)[i]`` /
+    ``NCaltech101(root)[i]`` against SpikingJelly's ``utils.load_ATIS_bin`` and Tonic's
+    ``io.read_mnist_file``; frames T=8 by count: evio ``frames=dict(T=8)`` against SpikingJelly's
+    loader + ``integrate_events_by_fixed_frames_number`` and Tonic's reader + ``ToFrame(n_event_bins=8)``
+    (evio checked against Tonic with ``convention="tonic"``).
 
 Every evio result is checked against SpikingJelly's on the same files (events field by field, frames
 exactly); the script exits 1 on any mismatch. Speed is printed, never asserted.
@@ -37,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 import evio
-from evio.datasets import CIFAR10DVS, DVS128Gesture, PreparedFrames, prepare
+from evio.datasets import CIFAR10DVS, NMNIST, DVS128Gesture, NCaltech101, PreparedFrames, prepare
 from evio.datasets.cifar10dvs import CLASSES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -69,16 +79,83 @@ def _best(fn, repeats):
     return min(times)
 
 
+def _write_atis_files(folder, count, size, events_range):
+    """``count`` synthetic ATIS ``.bin`` files in ten class folders: three 100 ms saccades of
+    ``events_range`` events in all, on a ``size`` (W, H) sensor."""
+    W, H = size
+    for k in range(count):
+        rng = np.random.default_rng(1000 + k)
+        n = int(rng.integers(*events_range))
+        ev = np.empty(n, evio.EVENT_DTYPE)
+        ev["t"] = np.sort(rng.integers(0, 300_000, n))
+        ev["x"] = np.clip(rng.normal(W / 2, W / 5, n), 0, W - 1)
+        ev["y"] = np.clip(rng.normal(H / 2, H / 5, n), 0, H - 1)
+        ev["p"] = rng.random(n) < 0.5
+        path = folder / str(k % 10) / f"{k // 10:05d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        evio.write(path, ev, format="nmnist")
+
+
+def _atis_section(title, cls, folder, count, size, events_range, repeats) -> bool:
+    """Time (e)/(f): events and T=8 frames of ``cls`` against SpikingJelly and Tonic; True when all match."""
+    import tonic
+    from spikingjelly.datasets import utils as sju
+
+    _write_atis_files(folder, count, size, events_range)
+    W, H = size
+    split = "all" if cls is NCaltech101 else "train"
+    ds = cls(folder.parent, split=split)
+    framed = cls(folder.parent, split=split, frames={"T": 8, "dtype": "float32"})
+    tonic_framed = cls(folder.parent, split=split, frames={"T": 8, "convention": "tonic"})
+    files = [str(p) for p in ds.paths]
+    dtype = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
+    to_frame = tonic.transforms.ToFrame(sensor_size=(W, H, 2), n_event_bins=8)
+    ok = True
+    for i in range(min(5, len(files))):
+        ev, ref, ton = ds[i][0], sju.load_ATIS_bin(files[i]), tonic.io.read_mnist_file(files[i], dtype=dtype)
+        ok &= all(np.array_equal(ev[k].astype(np.int64), ref[k].astype(np.int64)) for k in "txyp")
+        ok &= all(np.array_equal(ev[k].astype(np.int64), ton[k].astype(np.int64)) for k in "txyp")
+        want = sju.integrate_events_by_fixed_frames_number(ref, "number", 8, H, W).astype(np.float32)
+        ok &= bool(np.array_equal(framed[i][0], want))
+        ok &= bool(np.array_equal(tonic_framed[i][0], to_frame(ton)))
+    n_ev = sum(len(ds.events(i)) for i in range(len(ds)))
+    t_evio = _best(lambda: _each(ds[i] for i in range(len(ds))), repeats)
+    t_sj = _best(lambda: _each(sju.load_ATIS_bin(f) for f in files), repeats)
+    t_tonic = _best(lambda: _each(tonic.io.read_mnist_file(f, dtype=dtype) for f in files), repeats)
+    print(f"{title}: {len(files):,} files, {n_ev / len(files):,.0f} events each on {W} x {H}")
+    print(f"    events    evio {n_ev / t_evio / 1e6:7.1f} M ev/s   SpikingJelly {n_ev / t_sj / 1e6:7.1f} M ev/s "
+          f"({t_sj / t_evio:4.1f}x)   Tonic {n_ev / t_tonic / 1e6:7.1f} M ev/s ({t_tonic / t_evio:4.1f}x)")
+
+    def sj_frames():
+        for f in files:
+            sju.integrate_events_by_fixed_frames_number(sju.load_ATIS_bin(f), "number", 8, H, W)
+
+    def tonic_frames():
+        for f in files:
+            to_frame(tonic.io.read_mnist_file(f, dtype=dtype))
+
+    t_evio = _best(lambda: _each(framed[i] for i in range(len(framed))), repeats)
+    t_sj = _best(sj_frames, repeats)
+    t_tonic = _best(tonic_frames, repeats)
+    per = 1e3 / len(files)
+    print(f"    frames    evio {t_evio * per:7.3f} ms/sample   SpikingJelly {t_sj * per:7.3f} ms/sample "
+          f"({t_sj / t_evio:4.1f}x)   Tonic {t_tonic * per:7.3f} ms/sample ({t_tonic / t_evio:4.1f}x)")
+    return ok
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--events", type=int, default=150_000)
     parser.add_argument("--recording", type=int, default=2_000_000)
+    parser.add_argument("--nmnist", type=int, default=2000)
+    parser.add_argument("--ncaltech", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.quick:
         args.files, args.events, args.recording, args.repeats = 20, 50_000, 200_000, 1
+        args.nmnist, args.ncaltech = 400, 20
     sj = load_spikingjelly_datasets()
     if sj is None:
         print("spikingjelly (and torch) are needed as the peer", file=sys.stderr)
@@ -162,6 +239,11 @@ def main(argv=None) -> int:
         t_sj = _best(sj_gesture, 1)
         print(f"(d) gesture   evio {t_evio * 1e3:8.1f} ms   SpikingJelly {t_sj * 1e3:8.1f} ms"
               f"   ratio {t_sj / t_evio:6.1f}x  (11 samples, {args.recording:,} events)")
+
+        ok &= _atis_section("(e) N-MNIST", NMNIST, tmp / "nmnist" / "Train", args.nmnist, (34, 34), (3000, 5500),
+                            args.repeats)
+        ok &= _atis_section("(f) N-Caltech101", NCaltech101, tmp / "ncaltech" / "Caltech101", args.ncaltech,
+                            (240, 180), (60_000, 160_000), args.repeats)
     print("checks:", "all match SpikingJelly" if ok else "MISMATCH")
     return 0 if ok else 1
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from ._app import refuse_existing
+from ._app import Progress, cli_engine, job_options, refuse_existing
 
 #: command-line name -> class name in evio.datasets
-DATASETS = {"cifar10dvs": "CIFAR10DVS", "dvs128gesture": "DVS128Gesture"}
+DATASETS = {"asldvs": "ASLDVS", "cifar10dvs": "CIFAR10DVS", "dvs128gesture": "DVS128Gesture",
+            "esimagenet": "ESImageNet", "ncaltech101": "NCaltech101", "nmnist": "NMNIST"}
 
 
 @click.group(name="dataset")
 def dataset():
-    """Recorded event-camera datasets (CIFAR10-DVS, DVS128 Gesture)."""
+    """Recorded event-camera datasets (CIFAR10-DVS, DVS128 Gesture, N-MNIST, N-Caltech101, ASL-DVS, ES-ImageNet)."""
 
 
 @dataset.command()
@@ -25,8 +25,8 @@ def dataset():
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--frames", "T", type=click.IntRange(min=1), default=8, show_default=True,
               help="Frames (time steps) per sample.")
-@click.option("--by", type=click.Choice(["count", "time"]), default="count", show_default=True,
-              help="Equal event counts or equal time spans per frame.")
+@click.option("--by", type=click.Choice(["count", "time", "dense"]), default="count", show_default=True,
+              help="Equal event counts or equal time spans per frame; dense: ES-ImageNet's loader tensor.")
 @click.option("--convention", type=click.Choice(["spikingjelly", "tonic"]), default=None,
               help="Frame integration convention of evio.frames (default: its own default).")
 @click.option("--dtype", type=click.Choice(["float32", "float64", "int16", "int32", "uint8", "uint16", "bool"]),
@@ -34,18 +34,20 @@ def dataset():
 @click.option("--allow-empty", is_flag=True,
               help="Empty frames for samples without events where --by time would refuse them.")
 @click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True)
-@click.option("--orientation", type=click.Choice(["top-left", "spikingjelly"]), default="top-left",
-              show_default=True, help="CIFAR10-DVS orientation preset.")
+@click.option("--orientation", type=click.Choice(["top-left", "spikingjelly", "file", "tonic"]), default="top-left",
+              show_default=True, help="Orientation preset: CIFAR10-DVS top-left|spikingjelly; ASL-DVS "
+              "file|tonic|spikingjelly (top-left means file).")
 @click.option("--label-order", type=click.Choice(["gesture", "spikingjelly"]), default="gesture",
               show_default=True, help="DVS128 Gesture labels and order.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Processes integrating samples.")
+@job_options
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
-def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orientation, label_order, workers, force, quiet):
+def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orientation, label_order, workers, dask, resume,
+            force, quiet):
     """Integrate every sample of dataset NAME under ROOT into frames [T, 2, H, W] and write them,
     with labels and sample names, to the zarr frame store OUT (read it with
-    evio.datasets.PreparedFrames). OUT appears only when complete."""
+    evio.datasets.PreparedFrames). OUT appears only when complete; a killed or failed run leaves its
+    finished tasks in .OUT.evio-job, and the same command with --resume finishes the job."""
     from .. import datasets
 
     if not force:
@@ -57,21 +59,23 @@ def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orien
         frames["dtype"] = dtype
     if convention is not None:
         frames["convention"] = convention
-    cls = getattr(datasets, DATASETS[name])
+    if by == "dense" and name != "esimagenet":
+        raise click.BadParameter("dense is ES-ImageNet's own tensor (esimagenet only)", param_hint="--by")
+    options = {"split": split, "frames": "dense" if by == "dense" else frames}
     if name == "cifar10dvs":
-        ds = cls(root, split=split, orientation=orientation, frames=frames)
-    else:
-        ds = cls(root, split=split, label_order=label_order, frames=frames)
+        options["orientation"] = orientation
+    elif name == "asldvs":
+        options["orientation"] = "file" if orientation == "top-left" else orientation
+    elif name == "dvs128gesture":
+        options["label_order"] = label_order
+    ds = getattr(datasets, DATASETS[name])(root, **options)
     start = time.monotonic()
-    bar = None
-    if not quiet:
-        bar = click.progressbar(length=len(ds), label=f"{name} -> {out.name}", file=sys.stderr, show_pos=True)
-        bar.__enter__()
+    bar = Progress(len(ds), f"{name} -> {out.name}", enabled=not quiet, unit="samples", rate=True)
     try:
-        datasets.prepare(ds, out, workers=workers, progress=None if bar is None else bar.update)
+        with cli_engine(workers, dask, quiet) as engine:
+            datasets.prepare(ds, out, engine=engine, resume=resume, overwrite=force, progress=bar)
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        bar.close()
     if not quiet:
         seconds = time.monotonic() - start
         click.echo(f"{root} -> {out}: {len(ds):,} samples ({ds.split}) in {seconds:.2f} s")

@@ -1,4 +1,4 @@
-"""Shared machinery of the recorded event-camera datasets (CIFAR10-DVS, DVS128 Gesture).
+"""Shared machinery of the recorded event-camera datasets (CIFAR10-DVS, DVS128 Gesture, N-MNIST, ...).
 
 A dataset is a plain map-style object: ``ds[i] -> (events or frames, target)``. It works with a
 PyTorch ``DataLoader`` and with Tonic (``sensor_size``, ``dtype``, ``ordering``, and the
@@ -26,7 +26,6 @@ import shutil
 import tarfile
 import urllib.request
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +119,25 @@ def integrate(events: np.ndarray, options: dict, sensor_size) -> np.ndarray:
     return to_frames(events, sensor_size=tuple(sensor_size[:2]), **options)
 
 
+def spikingjelly_events(events: np.ndarray) -> dict:
+    """``events`` as SpikingJelly's event dict: ``t``, ``x``, ``y``, ``p`` (0 OFF, 1 ON) int64 arrays."""
+    return {key: events[key].astype(np.int64) for key in ("t", "x", "y", "p")}
+
+
+def custom_frames_name(function, dir_name) -> str:
+    """The cache folder name of ``custom_integrate_function``: ``dir_name`` or the function's
+    ``__name__``, as SpikingJelly names its frames folder."""
+    name = dir_name if dir_name is not None else getattr(function, "__name__", None)
+    if not name or not isinstance(name, str) or name in (".", "..") or any(c in name for c in '<>/\\:"|?*'):
+        raise ValueError(f"custom_integrate_function {function!r} has no name usable as a folder "
+                         f"({name!r}); pass custom_integrated_frames_dir_name=...")
+    return name
+
+
 def sample_frames(dataset, index: int) -> np.ndarray:
     """Frames of sample ``index``; a refusal by :func:`evio.frames` names the sample."""
     try:
-        return integrate(dataset.events(index), dataset.frame_options, dataset.sensor_size)
+        return dataset.integrate(dataset.events(index))
     except FormatError as exc:
         raise FormatError(f"sample {index} ({dataset.names[index]}): {exc.reason}", exc.path, exc.offset) from None
 
@@ -144,9 +158,17 @@ class NeuromorphicDataset:
     """Base of the recorded datasets: ``ds[i] -> (sample, target)``.
 
     Subclasses fill ``self.names`` (one per sample), ``self.targets`` (int labels) and implement
-    :meth:`events`. ``sample`` is the events (``EVENT_DTYPE``) or, when ``frames`` is given, their
-    ``[T, 2, H, W]`` frames; then ``transform(sample)``, ``target_transform(target)`` and
-    ``transforms(sample, target)`` are applied in that order, as in ``tonic.Dataset``.
+    :meth:`events`, then call :meth:`_open_cache`. ``sample`` is the events (``EVENT_DTYPE``) or,
+    when ``frames`` is given, their ``[T, 2, H, W]`` frames; then ``transform(sample)``,
+    ``target_transform(target)`` and ``transforms(sample, target)`` are applied in that order, as in
+    ``tonic.Dataset``.
+
+    ``custom_integrate_function(events, H, W) -> frames`` (SpikingJelly's hook) replaces
+    :func:`evio.frames`: it gets SpikingJelly's event dict (:func:`spikingjelly_events`) and returns
+    an array ``[T, ..., H, W]`` of one shape for every sample. Its frames are cached in the frame
+    store ``root/<name>/<split>.zarr``, ``<name>`` being ``custom_integrated_frames_dir_name`` or
+    the function's ``__name__`` as in SpikingJelly (``cache=path`` puts it elsewhere,
+    ``cache=False`` turns it off).
     """
 
     sensor_size = (128, 128, 2)
@@ -156,12 +178,27 @@ class NeuromorphicDataset:
     split: str = "all"
 
     def __init__(self, root, *, frames=None, cache=None, transform=None, target_transform=None,
-                 transforms=None):
+                 transforms=None, custom_integrate_function=None, custom_integrated_frames_dir_name=None):
         self.root = Path(root).expanduser()
-        self.frame_options = check_frame_options(frames)
-        if cache is not None and self.frame_options is None:
+        self.custom_integrate_function = custom_integrate_function
+        self.custom_frames_dir = None
+        if custom_integrate_function is not None:
+            if frames is not None:
+                raise ValueError("pass either frames= or custom_integrate_function=, not both")
+            if not callable(custom_integrate_function):
+                raise TypeError(f"custom_integrate_function must be callable, got {custom_integrate_function!r}")
+            self.custom_frames_dir = custom_frames_name(custom_integrate_function, custom_integrated_frames_dir_name)
+            function = f"{getattr(custom_integrate_function, '__module__', '?')}." \
+                       f"{getattr(custom_integrate_function, '__qualname__', self.custom_frames_dir)}"
+            self.frame_options = {"custom_integrate_function": function, "dir_name": self.custom_frames_dir}
+        elif custom_integrated_frames_dir_name is not None:
+            raise ValueError("custom_integrated_frames_dir_name needs custom_integrate_function=")
+        else:
+            self.frame_options = self.check_frames(frames)
+        if cache not in (None, False) and self.frame_options is None:
             raise ValueError("cache= stores frames; pass frames=dict(T=..., by=...) too")
-        self.cache = None if cache is None else Path(cache)
+        self.cache = None if cache in (None, False) else Path(cache)
+        self._default_cache = cache is None and custom_integrate_function is not None
         self.transform, self.target_transform, self.transforms = transform, target_transform, transforms
         self.names: list[str] = []
         self.targets: list[int] = []
@@ -175,6 +212,29 @@ class NeuromorphicDataset:
     def options(self) -> dict:
         """The options that decide the samples' contents (kept in a frame store to match it)."""
         return {}
+
+    def check_frames(self, frames) -> dict | None:
+        """The ``frames=`` argument as frame options (see :func:`check_frame_options`)."""
+        return check_frame_options(frames)
+
+    def integrate(self, events: np.ndarray) -> np.ndarray:
+        """Frames of ``events``: ``custom_integrate_function(events, H, W)`` or :func:`evio.frames`."""
+        if self.custom_integrate_function is None:
+            return integrate(events, self.frame_options, self.sensor_size)
+        W, H = self.sensor_size[:2]
+        out = np.asarray(self.custom_integrate_function(spikingjelly_events(events), H, W))
+        if out.ndim < 3:
+            raise ValueError(f"custom_integrate_function returned shape {out.shape}; frames are [T, ..., H, W]")
+        return out
+
+    def _open_cache(self) -> None:
+        """Resolve the default cache of ``custom_integrate_function`` and create the frame store in
+        this process (before any DataLoader worker starts)."""
+        if self._default_cache:
+            self.cache = self.root / self.custom_frames_dir / f"{self.split}.zarr"
+            self._default_cache = False
+        if self.cache is not None and len(self):
+            self._frame_store()
 
     # map-style dataset ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -227,6 +287,7 @@ class NeuromorphicDataset:
             return None
         if self._store is None:
             if not self.cache.exists():
+                self.cache.parent.mkdir(parents=True, exist_ok=True)
                 create_frame_store(self.cache, self, complete=False)
             self._store = FrameStore(self.cache)
             self._store.check_matches(self)
@@ -262,7 +323,7 @@ def _init_store(path, dataset, shape, dtype, complete):
     label[:] = np.asarray(dataset.targets, dtype=np.int64)
     names = root.create_array("file_path", shape=(n,), dtype=str, chunks=(max(n, 1),))
     names[:] = np.asarray(dataset.names, dtype=object).astype(str)
-    T, _, H, W = shape
+    T, H, W = shape[0], shape[-2], shape[-1]
     root.attrs.update({"evio_layout": FRAMES_LAYOUT, "complete": bool(complete), "T": T, "H": H, "W": W,
                        "dtype": np.dtype(dtype).name, **dataset.store_attrs()})
     return root
@@ -348,18 +409,20 @@ class PreparedFrames:
 
 # -- one-shot preparation ---------------------------------------------------------------------------
 
-_WORKER: tuple | None = None  # (dataset, frames array) of a preparing worker process
+#: Samples per task of a preparing job (the unit of work, of progress and of resuming).
+SAMPLES_PER_TASK = 16
 
 
-def _worker_init(dataset, store_path) -> None:
-    global _WORKER
-    _WORKER = (dataset, zarr_module().open_array(store=str(Path(store_path) / "frames"), mode="r+", zarr_format=3))
-
-
-def _worker_write(index: int) -> int:
-    dataset, array = _WORKER
-    _write_sample(array, index, sample_frames(dataset, index))
-    return index
+def _prepare_task(dataset, index: int, task, work: Path):
+    """Job task: integrate samples ``task = (start, stop)`` and write their chunk files into the
+    store being built in the job's working folder."""
+    array = zarr_module().open_array(store=str(work / "store" / "frames"), mode="r+", zarr_format=3)
+    array = array.with_config({"write_empty_chunks": True})
+    files = []
+    for i in range(*task):
+        _write_sample(array, i, sample_frames(dataset, i))
+        files.append(f"store/frames/c.{i}" + ".0" * (len(array.shape) - 1))
+    return files, None
 
 
 def _write_sample(array, index: int, frames: np.ndarray) -> None:
@@ -369,45 +432,45 @@ def _write_sample(array, index: int, frames: np.ndarray) -> None:
     array[index] = frames
 
 
-def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, progress=None) -> Path:
+def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, engine=None, resume: bool = False,
+            overwrite: bool = True, progress=None) -> Path:
     """Integrate every sample of ``dataset`` (made with ``frames=``) into a complete frame store at
-    ``path``, with ``workers`` processes (1: in this process), each writing its samples' chunks.
-    ``progress(n)`` is called as samples are done. The store appears at ``path`` only when every
-    sample is in it."""
+    ``path``: a resumable job (:mod:`evio.jobs`) of ``SAMPLES_PER_TASK`` samples per task on
+    ``engine`` (default ``workers`` local processes, 1: this process; ``"local"``, a Dask scheduler
+    address or a ``distributed.Client``: on Dask), each task writing its samples' chunks. Any engine
+    writes the same bytes. ``progress(n)`` is called as samples are done. The store appears at
+    ``path`` only when every sample is in it, replacing what is there (``overwrite=False``:
+    ``FileExistsError`` instead). A failed or killed run leaves its finished tasks in
+    ``.<path>.evio-job``: the same call with ``resume=True`` finishes the job."""
+    from ..jobs import Job
+
     if dataset.frame_options is None:
         raise ValueError("prepare needs a dataset made with frames=dict(T=..., by=...)")
     if len(dataset) == 0:
         raise ValueError(f"{type(dataset).__name__}: no samples to prepare")
-    workers = int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", str(path))
     dest = AtomicDestination(path)
-    try:
-        first = sample_frames(dataset, 0)
-        root = _init_store(dest.tmp, dataset, first.shape, first.dtype, complete=False)
-        array = root["frames"]
-        array[0] = first
-        if progress is not None:
-            progress(1)
-        rest = range(1, len(dataset))
-        if workers == 1 or len(rest) < 2:
-            for i in rest:
-                _write_sample(array, i, sample_frames(dataset, i))
-                if progress is not None:
-                    progress(1)
-        else:
-            clean = dataset.__class__.__new__(dataset.__class__)
-            clean.__dict__.update(dataset.__getstate__())
-            clean.cache = None
-            with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(clean, dest.tmp)) as pool:
-                chunk = max(1, min(16, len(rest) // (workers * 8)))
-                for _ in pool.map(_worker_write, rest, chunksize=chunk):
-                    if progress is not None:
-                        progress(1)
+    n = len(dataset)
+    tasks = [(a, min(a + SAMPLES_PER_TASK, n)) for a in range(0, n, SAMPLES_PER_TASK)]
+    digest = hashlib.sha256(json.dumps([list(map(str, dataset.names)), list(map(int, dataset.targets))]).encode())
+    fingerprint = {"job": "prepare", "root": str(dataset.root.resolve()), "attrs": dataset.store_attrs(),
+                   "samples": digest.hexdigest(), "samples_per_task": SAMPLES_PER_TASK}
+    clean = dataset.__class__.__new__(dataset.__class__)
+    clean.__dict__.update(dataset.__getstate__())
+    clean.cache = None
+    with Job(path, fingerprint, resume=resume, overwrite=overwrite) as job:
+        dest.tmp = job.path / "store"
+        if not job.started:
+            first = sample_frames(dataset, 0)
+            _init_store(dest.tmp, dataset, first.shape, first.dtype, complete=False)
+        job.run(_prepare_task, clean, tasks, engine=engine, workers=workers,
+                on_done=None if progress is None else lambda index, _: progress(tasks[index][1] - tasks[index][0]))
+        if job.resumed:   # zarr's temporary files of a killed run
+            for leftover in dest.tmp.rglob("*.partial"):
+                leftover.unlink()
+        root = zarr_module().open_group(store=str(dest.tmp), mode="r+", zarr_format=3)
         root.attrs["complete"] = True
         dest.commit()
-    except BaseException:
-        settle_writes()
-        dest.discard()
-        raise
-    return Path(path)
+    return path

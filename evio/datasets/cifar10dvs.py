@@ -105,7 +105,9 @@ class CIFAR10DVS(nm.NeuromorphicDataset):
       or ``"spikingjelly"`` (SpikingJelly's transpose of it, to match published SJ pipelines).
     - ``source``: ``"aedat"`` (original AEDAT 2.0), ``"aedat4"`` (Tonic's copies) or ``"auto"``.
     - ``frames``: None for events, or :func:`evio.frames` options, e.g. ``dict(T=8, by="count")``;
-      ``cache``: a frame-store path (zarr) filled on first access and reused afterwards.
+      ``cache``: a frame-store path (zarr) filled on first access and reused afterwards;
+      ``custom_integrate_function``, ``custom_integrated_frames_dir_name``: SpikingJelly's hook
+      (see :class:`~evio.datasets._neuromorphic.NeuromorphicDataset`).
     - ``download``: fetch and extract the release for ``source`` into ``root`` (md5-checked).
 
     Events are ``EVENT_DTYPE``, ``t`` in µs as stored in the file (not shifted to 0), 128 x 128 pixels.
@@ -116,9 +118,12 @@ class CIFAR10DVS(nm.NeuromorphicDataset):
 
     def __init__(self, root, split: str = "all", *, orientation: str = "top-left", source: str = "auto",
                  train_ratio: float = 0.9, frames=None, cache=None, transform=None, target_transform=None,
-                 transforms=None, download: bool = False):
+                 transforms=None, download: bool = False, custom_integrate_function=None,
+                 custom_integrated_frames_dir_name=None):
         super().__init__(root, frames=frames, cache=cache, transform=transform,
-                         target_transform=target_transform, transforms=transforms)
+                         target_transform=target_transform, transforms=transforms,
+                         custom_integrate_function=custom_integrate_function,
+                         custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if orientation not in ORIENTATIONS:
@@ -144,8 +149,7 @@ class CIFAR10DVS(nm.NeuromorphicDataset):
         self.targets = [f[0] for f in picked]
         self.names = [f[1] for f in picked]
         self.locations = [f[2] for f in picked]
-        if self.cache is not None and len(self):
-            self._frame_store()
+        self._open_cache()
 
     def options(self) -> dict:
         return {"orientation": self.orientation, "source": self.source, "train_ratio": self.train_ratio}

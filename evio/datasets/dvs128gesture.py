@@ -78,7 +78,8 @@ class DVS128Gesture(nm.NeuromorphicDataset):
       SpikingJelly's folder names), samples in trial-file then csv-row order. ``"spikingjelly"``:
       the targets and sample order of SpikingJelly's ``DVS128Gesture`` dataset (torchvision's
       ``DatasetFolder`` sorts the folders "0".."10" as strings, so class folder 10 is target 2).
-    - ``frames``, ``cache``, ``transform``, ``target_transform``, ``transforms``: as in CIFAR10DVS.
+    - ``frames``, ``cache``, ``transform``, ``target_transform``, ``transforms``,
+      ``custom_integrate_function``, ``custom_integrated_frames_dir_name``: as in CIFAR10DVS.
 
     Sample names are SpikingJelly's file names without ``.npz``: ``"<label>/<recording>_<k>"``,
     ``k`` counting the rows of that label in the recording. Events are ``EVENT_DTYPE`` with ``t`` in
@@ -89,9 +90,12 @@ class DVS128Gesture(nm.NeuromorphicDataset):
     classes = CLASSES
 
     def __init__(self, root, split: str = "train", *, label_order: str = "gesture", frames=None, cache=None,
-                 transform=None, target_transform=None, transforms=None):
+                 transform=None, target_transform=None, transforms=None, custom_integrate_function=None,
+                 custom_integrated_frames_dir_name=None):
         super().__init__(root, frames=frames, cache=cache, transform=transform,
-                         target_transform=target_transform, transforms=transforms)
+                         target_transform=target_transform, transforms=transforms,
+                         custom_integrate_function=custom_integrate_function,
+                         custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if label_order not in LABEL_ORDERS:
@@ -106,8 +110,7 @@ class DVS128Gesture(nm.NeuromorphicDataset):
         self.targets = list(self.labels) if label_order == "gesture" \
             else [SPIKINGJELLY_TARGET[label] for label in self.labels]
         self._recording_cache: tuple[int, np.ndarray] | None = None
-        if self.cache is not None and len(self):
-            self._frame_store()
+        self._open_cache()
 
     def _extract_archive(self) -> Path:
         name, _, md5 = ARCHIVE

@@ -68,8 +68,10 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
     ev = _records(events)
     W, H, P = _sensor(sensor_size, ev)
     on_channel, off_channel = (0, 0) if P == 1 else ((1, 0) if channels == "off_on" else (0, 1))
+    out_dtype = _output_dtype(convention, dtype, binary, pool, pool_mode)
     grid = _Grid(ev, W, H, on_channel, off_channel, P, _input_t_dtype(events, ev),
-                 _positive_int("max_cells", max_cells))
+                 _positive_int("max_cells", max_cells),
+                 out_dtype if pool is None and not binary and out_dtype in _MERGED_DTYPES else None)
     _checked_frames(grid, 1)
     if convention == "spikingjelly":
         for name, value, default in (("event_count", event_count, None), ("overlap", overlap, 0),
@@ -82,7 +84,7 @@ def frames(events, T: int | None = 8, by: str = "count", duration=None, sensor_s
         if duration_variant != "grid":
             raise ValueError("duration_variant is a SpikingJelly option; use convention='spikingjelly'")
         counts = _tonic(grid, T, by, duration, event_count, overlap, include_incomplete, start_time, end_time)
-    return _finish(counts, convention, dtype, binary, pool, pool_mode)
+    return _finish(counts, convention, dtype, binary, pool, pool_mode, len(ev))
 
 
 class FramesBatch(NamedTuple):
@@ -339,6 +341,7 @@ class _Grid(NamedTuple):
     P: int
     t_dtype: np.dtype
     max_cells: int
+    out_dtype: np.dtype | None = None
 
 
 def _checked_frames(grid, n_frames: int) -> int:
@@ -358,7 +361,7 @@ def _count_dtype(grid):
 
 def _zeros(grid, n_frames):
     _checked_frames(grid, n_frames)
-    return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=_count_dtype(grid))
+    return np.zeros((n_frames, grid.P, grid.H, grid.W), dtype=grid.out_dtype or _count_dtype(grid))
 
 
 def _search(grid, values):
@@ -387,9 +390,7 @@ def _count(grid, starts, ends, what=None, check_order=False):
         e = ev[bad]
         raise FormatError(f"event {bad} (t={int(e['t'])}, x={int(e['x'])}, y={int(e['y'])}) lies outside the "
                           f"sensor W={grid.W} x H={grid.H} pixels")
-    counts = spill
-    counts <<= 8
-    counts |= low
+    counts = _merged(grid, low, spill)
     if not check:
         return counts
     unsorted = _first_unsorted(ev, starts, ends, maybe_unsorted)
@@ -398,6 +399,25 @@ def _count(grid, starts, ends, what=None, check_order=False):
     if unsorted >= 0:
         raise FormatError(_unsorted_message(grid, what, unsorted))
     return counts
+
+
+def _merged(grid, low, spill):
+    """The counts ``low + 256 * spill``, in ``grid.out_dtype`` when set (fewer passes than a merge and a cast)."""
+    out = grid.out_dtype
+    if out is None or len(grid.events) >= 2 ** 31:
+        counts = spill
+        counts <<= 8
+        counts |= low
+        return counts
+    if out.kind in "iu" and _holds_exactly(out, len(grid.events)):
+        counts = np.empty(low.shape, dtype=out)
+        kernels.merge_counts(low.reshape(-1), spill.reshape(-1), counts.reshape(-1))
+        return counts
+    merged = np.empty(low.shape, dtype=np.int32)
+    kernels.merge_counts(low.reshape(-1), spill.reshape(-1), merged.reshape(-1))
+    if not _holds_exactly(out, len(grid.events)) and merged.size:
+        _warn_if_above(merged.max(), merged.dtype, out)
+    return merged.astype(out)
 
 
 def _first_unsorted(ev, starts, ends, maybe_unsorted) -> int:
@@ -424,7 +444,7 @@ def _unsorted_message(grid, what, i=None):
             "(the peers' results are undefined there); sort with events[np.argsort(events['t'], kind='stable')]")
 
 
-def _finish(counts, convention, dtype, binary, pool, pool_mode):
+def _finish(counts, convention, dtype, binary, pool, pool_mode, n_events=None):
     arr = counts > 0 if binary else counts
     if pool is not None:
         k = _positive_int("pool", pool)
@@ -438,22 +458,37 @@ def _finish(counts, convention, dtype, binary, pool, pool_mode):
         arr = blocks.sum(axis=(3, 5), dtype=np.uint64)
         if pool_mode == "mean":
             arr = arr / float(k * k)
-    if dtype is not None:
-        out_dtype = np.dtype(dtype)
-    elif binary and pool is None:
-        out_dtype = np.dtype(bool)
-    elif pool is not None and pool_mode == "mean":
-        out_dtype = np.dtype(np.float64 if convention == "spikingjelly" else np.float32)
-    else:
-        out_dtype = np.dtype(np.float64 if convention == "spikingjelly" else np.int16)
-    _warn_if_lossy(arr, out_dtype)
+    out_dtype = _output_dtype(convention, dtype, binary, pool, pool_mode)
+    _warn_if_lossy(arr, out_dtype, n_events)
     return arr.astype(out_dtype, copy=False)
 
 
-def _warn_if_lossy(arr, out_dtype):
+def _output_dtype(convention, dtype, binary, pool, pool_mode) -> np.dtype:
+    if dtype is not None:
+        return np.dtype(dtype)
+    if binary and pool is None:
+        return np.dtype(bool)
+    if pool is not None and pool_mode == "mean":
+        return np.dtype(np.float64 if convention == "spikingjelly" else np.float32)
+    return np.dtype(np.float64 if convention == "spikingjelly" else np.int16)
+
+
+#: Output dtypes that :func:`_count` writes directly (one pass instead of a merge and a cast).
+_MERGED_DTYPES = frozenset(np.dtype(d) for d in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                                  np.uint32, np.uint64, np.float32, np.float64))
+
+
+def _warn_if_lossy(arr, out_dtype, most=None):
+    """Warn where ``arr.astype(out_dtype)`` changes a value; ``most``: a bound on ``arr`` known beforehand
+    (the number of events), which spares the scan for the maximum when the output holds it."""
     if arr.size == 0 or arr.dtype == out_dtype:
         return
-    top = arr.max()
+    if most is not None and out_dtype != np.bool_ and _holds_exactly(out_dtype, most):
+        return
+    _warn_if_above(arr.max(), arr.dtype, out_dtype)
+
+
+def _warn_if_above(top, from_dtype, out_dtype):
     if out_dtype == np.bool_:
         if top > 1:
             warn_loss("counts above 1 collapse to True in a bool output (binary=True says so explicitly)")
@@ -462,23 +497,40 @@ def _warn_if_lossy(arr, out_dtype):
         if top > limit:
             warn_loss(f"a pixel counts {int(top)} events, more than {out_dtype} holds ({limit}); the counts "
                           "wrap (as in Tonic for int16); pass dtype=np.int32 to keep them")
-    elif out_dtype.kind == "f" and arr.dtype.kind in "iu":
+    elif out_dtype.kind == "f" and from_dtype.kind in "iu":
         bits = _MANTISSA_BITS.get(out_dtype.itemsize, 53)
         if top > 2 ** bits:
             warn_loss(f"a pixel counts {int(top)} events, more than {out_dtype} represents exactly (2**{bits})")
+
+
+def _holds_exactly(dtype, value: int) -> bool:
+    if dtype.kind in "iu":
+        return value <= np.iinfo(dtype).max
+    return dtype.kind == "f" and value <= 2 ** _MANTISSA_BITS.get(dtype.itemsize, 53)
 
 
 def _records(events) -> np.ndarray:
     """``events`` itself when it is a 1-D structured array with fields ``t, x, y, p`` of integer
     (``p``: also bool) native types, else ``as_events(events)`` (SpikingJelly dicts, aliases)."""
     if isinstance(events, np.ndarray) and events.ndim == 1 and events.dtype.names is not None:
-        fields = events.dtype.fields
-        if all(f in fields for f in "txyp"):
-            t, x, y, p = (fields[f][0] for f in "txyp")
-            if (all(d.isnative for d in (t, x, y, p)) and t.kind in "iu" and not (t.kind == "u" and t.itemsize == 8)
-                    and x.kind in "iu" and y.kind in "iu" and p.kind in "biu"):
-                return events
+        direct = _DIRECT_DTYPES.get(events.dtype)
+        if direct is None:
+            direct = _DIRECT_DTYPES[events.dtype] = _countable_as_is(events.dtype)
+        if direct:
+            return events
     return as_events(events)
+
+
+_DIRECT_DTYPES: dict = {}
+
+
+def _countable_as_is(dtype) -> bool:
+    fields = dtype.fields
+    if not all(f in fields for f in "txyp"):
+        return False
+    t, x, y, p = (fields[f][0] for f in "txyp")
+    return (all(d.isnative for d in (t, x, y, p)) and t.kind in "iu" and not (t.kind == "u" and t.itemsize == 8)
+            and x.kind in "iu" and y.kind in "iu" and p.kind in "biu")
 
 
 def _input_t_dtype(events, ev) -> np.dtype:

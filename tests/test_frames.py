@@ -289,3 +289,23 @@ def test_byte_and_record_paths_agree(monkeypatch):
         assert np.array_equal(evio.frames(part.copy(), 7, sensor_size=(W, H), **kw), expect)
     total = evio.frames(part.copy(), 1, sensor_size=(W, H))
     assert total[0, :, 2, 1].sum() >= 297 and total.sum() == n - 3
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.int64, np.uint64,
+                                   np.float16, np.float32, np.float64, bool])
+@pytest.mark.parametrize("n", [40, 70_000])
+def test_every_output_dtype_is_the_count_cast_as_numpy_casts_it(dtype, n):
+    rng = np.random.default_rng(n)
+    x, y = rng.integers(0, 3, n), rng.integers(0, 2, n)      # few pixels: counts pass 256 and 32767
+    ev = make(np.sort(rng.integers(0, 10**6, n)), x, y, rng.integers(0, 2, n).astype(bool))
+    T = 3
+    bounds = np.arange(T) * (n // T)
+    frame = np.minimum(np.searchsorted(bounds, np.arange(n), side="right") - 1, T - 1)
+    counts = np.zeros((T, 2, H, W), np.int64)
+    np.add.at(counts, (frame, ev["p"].astype(int), y, x), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LossWarning)
+        got = evio.frames(ev, T, sensor_size=(W, H), dtype=dtype)
+        tonic = evio.frames(ev, T, sensor_size=(W, H), convention="tonic", dtype=dtype)
+    assert got.dtype == np.dtype(dtype) and np.array_equal(got, counts.astype(dtype))
+    assert tonic.dtype == np.dtype(dtype)

@@ -150,3 +150,12 @@ def greedy_ranges(events, duration, starts, ends):
         frames += 1
         left = right
     return frames
+
+
+@njit
+def merge_counts(counts, spill, out):
+    """``out[i] = counts[i] + 256 * spill[i]`` over flat buffers (as :func:`count_ranges` leaves them), in
+    ``out``'s dtype: integers wrap and floats round as NumPy's ``astype`` does. Every count must be below
+    2**31 (fewer events than that were counted)."""
+    for i in range(out.shape[0]):
+        out[i] = (np.int32(spill[i]) << np.int32(8)) | np.int32(counts[i])

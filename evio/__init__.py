@@ -39,6 +39,7 @@ _EXPORTS = {
     "frames": "framing", "frames_batch": "framing", "pad_collate": "framing", "padded_sequence_mask": "framing",
     "i2e": "image.i2e", "i2e_folder": "image.folder",
     "edge_integral": "image.odg", "es_imagenet_dense": "image.odg", "odg": "image.odg",
+    "to_dask": "_dask", "convert_many": "batch",
 }
 #: public submodules reachable as attributes of ``evio`` without an import of their own
 _SUBMODULES = ("datasets", "packbits")
@@ -63,6 +64,8 @@ def __dir__():
 
 if TYPE_CHECKING:
     from . import datasets, packbits
+    from ._dask import to_dask
+    from .batch import convert_many
     from .api import convert, info, list_formats, open, read, write
     from .dense import from_dense, to_dense
     from .errors import FormatError, IndexWarning, LossWarning

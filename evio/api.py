@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import registry
+from . import _fs, registry
 from ._atomic import check_destination
 from ._prefetch import prefetch
 from .errors import FormatError
@@ -26,7 +26,16 @@ def open(path: str | os.PathLike, mode: str = "r", *, format: str | None = None,
     ``mode="w"`` returns an :class:`~evio.formats.base.EventWriter`; pass ``sensor_size=(W, H)``
     and ``meta={...}``, call ``.write(chunk)`` repeatedly; the file appears only when it closes
     without error. ``format`` overrides the suffix (see :func:`list_formats`).
+
+    ``path`` may be an fsspec URL (``s3://bucket/rec.zarr``, ``memory://…``, ``file://…``; needs
+    ``evio-toolkit[cloud]``), with ``storage_options={...}`` for the file system (endpoint, credentials):
+    a zarr event store is read chunk by chunk where it lies, anything else is downloaded to a temporary
+    folder first; a written file or store is uploaded when the writer closes (see docs/cloud.md).
     """
+    path = _fs.local_path(path)
+    storage_options = options.pop("storage_options", None)
+    if _fs.is_remote(path):
+        return _open_url(path, mode, format, options, storage_options)
     if mode == "r":
         spec = registry.resolve_read(path, format)
         return _construct(spec.reader, spec.name, "reader", path, options)
@@ -35,6 +44,39 @@ def open(path: str | os.PathLike, mode: str = "r", *, format: str | None = None,
         check_destination(path)
         return _construct(spec.writer, spec.name, "writer", path, options)
     raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+
+
+def _open_url(url: str, mode: str, format, options: dict, storage_options):
+    if mode == "r":
+        if format == "zarr" or (format is None and _event_store_url(url, storage_options)):
+            spec = registry.get_format("zarr")
+            return _construct(spec.reader, spec.name, "reader", url, {**options, "storage_options": storage_options})
+        download = _fs.Download(url, storage_options)
+        try:
+            reader = open(download.path, "r", format=format, **options)
+        except Exception as exc:
+            download.remove()
+            raise _fs.naming_url(exc, download.path, url) from None
+        reader.__dict__["_download"] = download
+        return reader
+    if mode == "w":
+        spec = registry.resolve_write(Path(_fs.name_of(url)), format)
+        return _fs.RemoteWriter(lambda local: _construct(spec.writer, spec.name, "writer", local, options),
+                                url, storage_options)
+    raise ValueError(f"mode must be 'r' or 'w', got {mode!r}")
+
+
+def _event_store_url(url: str, storage_options) -> bool:
+    from .formats.zarr_store import is_event_store_url
+
+    return is_event_store_url(url, storage_options)
+
+
+def _release(reader) -> None:
+    """Remove the temporary download behind a closed reader of a URL, if any."""
+    download = reader.__dict__.get("_download")
+    if download is not None:
+        download.remove()
 
 
 def _construct(cls, name: str, role: str, path, options: dict):
@@ -50,29 +92,34 @@ def _construct(cls, name: str, role: str, path, options: dict):
 def read(path: str | os.PathLike, *, format: str | None = None, **options) -> np.ndarray:
     """All events of a file as one ``EVENT_DTYPE`` array ``[N]`` (``t`` in the file's ``time_unit``: µs for
     camera data); ``format`` and ``options`` as :func:`open`."""
-    with open(path, "r", format=format, **options) as reader:
-        return reader.read()
+    reader = open(path, "r", format=format, **options)
+    try:
+        with reader:
+            return reader.read()
+    finally:
+        _release(reader)
 
 
 def write(path: str | os.PathLike, events, sensor_size=None, *, format: str | None = None,
-          meta: dict | None = None, **options) -> Path:
+          meta: dict | None = None, **options) -> Path | str:
     """Write events (any array :func:`evio.as_events` accepts) to ``path`` atomically; returns ``path``.
 
     ``sensor_size``: ``(W, H)`` in pixels (default, where the format stores one: ``max + 1`` of x and
     y, marked ``sensor_size_inferred``). ``format`` overrides the suffix, ``meta`` is stored beside the events
     where the format can hold it (else a :class:`LossWarning`), ``options`` go to the format's writer.
+    A URL ``path`` (see :func:`open`) is returned as given.
     """
     events = as_events(events)
     with open(path, "w", format=format, sensor_size=sensor_size, meta=meta, **options) as writer:
         for a in range(0, max(len(events), 1), DEFAULT_CHUNK_SIZE):
             writer.write(events[a:a + DEFAULT_CHUNK_SIZE])
-    return Path(path)
+    return path if _fs.is_url(path) else Path(path)
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | None = None,
             src_format: str | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
             sensor_size=None, read_options: dict | None = None, progress: Callable[[int], None] | None = None,
-            **write_options) -> Path:
+            **write_options) -> Path | str:
     """Stream ``src`` into ``dst`` chunk by chunk (bounded memory); ``dst`` appears only on success.
 
     ``format`` names the destination's format (default: from its suffix), ``src_format`` the source's
@@ -84,7 +131,32 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | Non
     A sample collection (I2E parquet shard, zarr sample store) converts to another one, sample by
     sample in bounded memory, ``progress`` counting samples: see :func:`sample_targets` for how
     ``dst`` is chosen.
+
+    ``src`` and ``dst`` may be URLs (see :func:`open`); ``storage_options={...}`` applies to both
+    (``read_options={"storage_options": ...}`` overrides it for ``src``). A remote ``dst`` is written
+    to a temporary local folder and uploaded on success; a URL ``dst`` is returned as given.
     """
+    src, dst = _fs.local_path(src), _fs.local_path(dst)
+    storage_options = write_options.pop("storage_options", None)
+    read_options = dict(read_options or {})
+    if storage_options is not None:
+        read_options.setdefault("storage_options", storage_options)
+    if _fs.is_remote(dst):
+        return _convert_to_url(src, dst, storage_options, format=format, src_format=src_format,
+                               chunk_size=chunk_size, sensor_size=sensor_size, read_options=read_options,
+                               progress=progress, **write_options)
+    if _fs.is_remote(src) and not (src_format == "zarr" or (
+            src_format is None and _event_store_url(src, read_options.get("storage_options")))):
+        download = _fs.Download(src, read_options.get("storage_options"))
+        try:
+            return convert(download.path, dst, format=format, src_format=src_format, chunk_size=chunk_size,
+                           sensor_size=sensor_size, progress=progress,
+                           read_options={k: v for k, v in read_options.items() if k != "storage_options"},
+                           **write_options)
+        except Exception as exc:
+            raise _fs.naming_url(exc, download.path, src) from None
+        finally:
+            download.remove()
     src_spec = _source_spec(src, src_format)
     if src_spec is not None and src_spec.kind == "samples":
         return _convert_samples(src, dst, src_spec, format, sensor_size, read_options, progress,
@@ -105,6 +177,25 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | Non
     return Path(dst)
 
 
+def _convert_to_url(src, dst: str, storage_options, *, format, **options) -> str:
+    """:func:`convert` into a temporary local folder, then upload the result to ``dst``."""
+    import shutil
+    import tempfile
+
+    if dst.endswith("/") or format == "i2e-shards" or (format == "i2e-parquet" and not dst.endswith(".parquet")):
+        raise ValueError(f"{_fs.redact(dst)}: Hub-layout shard folders are written to local folders only; "
+                         "write one .parquet shard or a .zarr store per URL, or upload the folder yourself")
+    _fs.check_destination(dst, storage_options)
+    folder = tempfile.mkdtemp(prefix="evio-upload-")
+    try:
+        local = Path(folder) / _fs.name_of(dst)
+        convert(src, local, format=format, **options)
+        _fs.upload(local, dst, storage_options)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return dst
+
+
 def info(path: str | os.PathLike, *, format: str | None = None, **options) -> dict:
     """Summary of a file: format, version, sensor size, event count, t range, ON ratio, size on disk.
 
@@ -121,6 +212,19 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
     frame shape and dtype, frame options. For a folder that is no store: totals over every readable
     file below it (see :func:`folder_info`).
     """
+    path = _fs.local_path(path)
+    if _fs.is_remote(path):
+        reader = open(path, "r", format=format, **options)
+        try:
+            with reader:
+                download = reader.__dict__.get("_download")
+                out = _reader_info(download.path if download else path, reader)
+                if download is None:
+                    out["size_bytes"] = _fs.size(path, options.get("storage_options"))
+                out["path"] = _fs.redact(path)
+                return out
+        finally:
+            _release(reader)
     if format is None and Path(path).is_dir():
         from .formats.sample_store import frame_store_info, is_frame_store
 
@@ -129,27 +233,31 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
         if not _is_store(path):
             return folder_info(path, **options)
     with open(path, "r", format=format, **options) as reader:
-        if getattr(reader, "kind", "events") == "samples":
-            return _sample_info(path, reader)
-        s = reader.summary()
-        out = _common_info(path, reader, "events", hidden=("format", "sensor_size", "time_unit"))
-        out.update({
-            "event_count": s.count,
-            "t_min": s.t_min,
-            "t_max": s.t_max,
-            "duration": None if s.count == 0 else s.t_max - s.t_min,
-            "time_unit": reader.meta.get("time_unit", "us"),
-            "on_count": s.on,
-            "on_ratio": (s.on / s.count) if s.count else None,
-            "sorted_by_t": s.is_sorted,
-            "time_index": bool(getattr(reader, "has_time_index", False)),
-        })
-        if out["sensor_size"] is None and s.count and s.x_max >= 0:
-            out["sensor_size_inferred"] = [s.x_max + 1, s.y_max + 1]
-        if out["time_unit"] == "timestep":
-            out["representations"] = representation_sizes(reader, s)
-        out.update(reader.extra_info())
-        return out
+        return _reader_info(path, reader)
+
+
+def _reader_info(path, reader) -> dict:
+    if getattr(reader, "kind", "events") == "samples":
+        return _sample_info(path, reader)
+    s = reader.summary()
+    out = _common_info(path, reader, "events", hidden=("format", "sensor_size", "time_unit"))
+    out.update({
+        "event_count": s.count,
+        "t_min": s.t_min,
+        "t_max": s.t_max,
+        "duration": None if s.count == 0 else s.t_max - s.t_min,
+        "time_unit": reader.meta.get("time_unit", "us"),
+        "on_count": s.on,
+        "on_ratio": (s.on / s.count) if s.count else None,
+        "sorted_by_t": s.is_sorted,
+        "time_index": bool(getattr(reader, "has_time_index", False)),
+    })
+    if out["sensor_size"] is None and s.count and s.x_max >= 0:
+        out["sensor_size_inferred"] = [s.x_max + 1, s.y_max + 1]
+    if out["time_unit"] == "timestep":
+        out["representations"] = representation_sizes(reader, s)
+    out.update(reader.extra_info())
+    return out
 
 
 def _is_store(path) -> bool:
@@ -206,7 +314,7 @@ def _common_info(path, reader, kind: str, hidden: tuple[str, ...]) -> dict:
         "version": reader.version,
         "kind": kind,
         "sensor_size": list(reader.sensor_size) if reader.sensor_size else None,
-        "size_bytes": path_size(path),
+        "size_bytes": 0 if _fs.is_remote(path) else path_size(path),
         "meta": {k: v for k, v in reader.meta.items() if k not in hidden},
     }
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 try:
-    from . import convert, dataset, formats, i2e, info, render
+    from . import convert, convert_many, dataset, formats, i2e, info, render
     from ._app import main
 except KeyboardInterrupt:
     # Ctrl-C while the ``evio`` command loads its modules: one line, as at any other time.
@@ -16,6 +16,7 @@ except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 main.add_command(convert.convert)
+main.add_command(convert_many.convert_many)
 main.add_command(info.info)
 main.add_command(formats.formats_command)
 main.add_command(dataset.dataset)

@@ -32,6 +32,7 @@ _CLI_SPELLINGS = tuple((re.compile(pattern), cli) for pattern, cli in (
     (r"\bsensor_size=\(W, H\)", "--sensor-size W H"),
     (r"read one with split=NAME", "convert one with -o split=NAME"),
     (r"\bpass overwrite=True\b", "use --force"),
+    (r"\bpass resume=True\b", "use --resume"),
 ))
 
 
@@ -41,13 +42,21 @@ class Terminated(KeyboardInterrupt):
 
 
 class Progress:
-    """A progress bar on stderr that appears only once the work has taken over ``PROGRESS_AFTER`` s."""
+    """A progress bar on stderr that appears only once the work has taken over ``PROGRESS_AFTER`` s.
 
-    def __init__(self, total: int | None, label: str, enabled: bool = True, unit: str = "events"):
-        self.total, self.label, self.enabled, self.unit = total, label, enabled, unit
+    ``rate``: show the throughput (``unit``/s since the start) beside the count and the ETA."""
+
+    def __init__(self, total: int | None, label: str, enabled: bool = True, unit: str = "events",
+                 rate: bool = False):
+        self.total, self.label, self.enabled, self.unit, self.rate = total, label, enabled, unit, rate
         self.start = time.monotonic()
         self.done = 0
         self.bar = None
+
+    def _describe(self, _item) -> str:
+        if not self.rate:
+            return self.unit
+        return f"{self.done / max(time.monotonic() - self.start, 1e-9):,.0f} {self.unit}/s"
 
     def __call__(self, n: int) -> None:
         self.done += n
@@ -55,7 +64,7 @@ class Progress:
             if not self.enabled or time.monotonic() - self.start < PROGRESS_AFTER:
                 return
             self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
-                                         show_pos=True, item_show_func=lambda _: self.unit)
+                                         show_pos=True, item_show_func=self._describe)
             self.bar.__enter__()
             self.bar.update(self.done)
         else:
@@ -243,3 +252,32 @@ def main():
     On failure every command prints one line, `evio: error: …`, and exits with status 1 (2 for a
     usage error: a bad flag or argument); Ctrl-C exits with 130 and SIGTERM with 143, leaving no
     partial output."""
+
+
+def job_options(command):
+    """``--workers``, ``--dask`` and ``--resume``: the options of the commands that run jobs (:mod:`evio.jobs`)."""
+    from ..jobs import default_workers
+
+    options = [
+        click.option("--workers", type=click.IntRange(min=1), default=default_workers(), show_default="all cores",
+                     help="Local worker processes (1: none); with --dask local, the cluster's workers."),
+        click.option("--dask", "dask", metavar="local|tcp://HOST:PORT",
+                     help="Run the tasks on Dask: a LocalCluster, or the scheduler at that address "
+                          "(needs evio-toolkit[dask])."),
+        click.option("--resume", is_flag=True,
+                     help="Finish the unfinished job that a killed or failed run of this command left."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextlib.contextmanager
+def cli_engine(workers: int, dask: str | None, quiet: bool = False):
+    """The engine of ``--workers``/``--dask``; on Dask, its dashboard link is printed once (stderr)."""
+    from ..jobs import use_engine
+
+    with use_engine(dask if dask else workers, workers=workers) as engine:
+        if engine.dashboard_link and not quiet:
+            click.echo(f"evio: Dask dashboard: {engine.dashboard_link}", err=True)
+        yield engine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import click
 from ..image.folder import i2e_folder
 from ..image.i2e import PRESETS
 from ..image.resize import INTERPOLATIONS, KERNELS
-from ._app import Progress
+from ._app import Progress, cli_engine, job_options
 
 
 @click.command("i2e")
@@ -29,32 +28,36 @@ from ._app import Progress
 @click.option("--axes", default="auto", show_default=True, help="Axis order of an array SRC (NHWC, NCHW, NHW).")
 @click.option("--config", "config_name", help="Config folder name (default: preset's, e.g. I2E-CIFAR10).")
 @click.option("--split", default="train", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1), show_default=True,
-              help="Worker processes (1: no pool).")
+@job_options
 @click.option("--rows-per-shard", type=click.IntRange(min=1), help="Samples per parquet shard (default ~500 MB).")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing DST (zarr) or split (shards).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 def i2e_command(src, dst, preset, ratio, sensor_size, interpolation, resize_kernel, axes, config_name, split,
-                workers, rows_per_shard, force, quiet):
+                workers, dask, resume, rows_per_shard, force, quiet):
     """Convert images to I2E event samples.
 
     SRC: an ImageFolder tree (SRC/<class>/<image>; labels = sorted class index), a folder of
     images (labels 0), or a .npy/.npz array of uint8 images (.npz keys images/x and labels/y). DST ending in .zarr: a zarr sample store;
     anything else: Hugging Face shards DST/<config>/<split>-0000k-of-0000n.parquet. Prints the
     event rate (mean, std over samples) and the throughput at the end.
+
+    Each task writes one shard (or one shard file of at most 256 samples of a zarr store), on
+    --workers local processes or on Dask (--dask); a killed or failed run leaves its finished
+    shards in .DST.evio-job beside DST, and the same command with --resume finishes the job.
     """
     start = time.monotonic()
-    bar = Progress(None, f"{src.name} -> {dst.name}", enabled=not quiet, unit="images")
+    bar = Progress(None, f"{src.name} -> {dst.name}", enabled=not quiet, unit="images", rate=True)
 
     def progress(n: int, total: int) -> None:
         bar.total = total
         bar(n)
 
     try:
-        result = i2e_folder(src, dst, ratio, preset=preset, sensor_size=tuple(sensor_size) if sensor_size else None,
-                            interpolation=interpolation, kernel=resize_kernel, axes=axes, config_name=config_name,
-                            split=split, workers=workers, rows_per_shard=rows_per_shard, overwrite=force,
-                            progress=progress)
+        with cli_engine(workers, dask, quiet) as engine:
+            result = i2e_folder(src, dst, ratio, preset=preset, sensor_size=tuple(sensor_size) if sensor_size else None,
+                                interpolation=interpolation, kernel=resize_kernel, axes=axes, config_name=config_name,
+                                split=split, engine=engine, resume=resume, rows_per_shard=rows_per_shard,
+                                overwrite=force, progress=progress)
     finally:
         bar.close()
     if not quiet:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -15,7 +14,7 @@ def _fmt_t(value, unit):
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path())  # a str: a URL (s3://…) keeps its //
 @click.option("--from", "format", metavar="FORMAT", help="Format (default: from suffix and content).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 def info(path, format, as_json):
@@ -53,12 +52,32 @@ def info(path, format, as_json):
         ("size on disk", f"{data['size_bytes']:,} B"),
     ]
     rows += _representation_rows(data.get("representations"))
+    rows += _stream_rows(data)
     shown = {"path", "format", "version", "sensor_size", "sensor_size_inferred", "event_count", "t_min", "t_max",
              "duration", "time_unit", "on_count", "on_ratio", "sorted_by_t", "time_index", "size_bytes", "meta",
-             "representations"}
+             "representations", "streams", "stream"}
     rows += [(k, json.dumps(v)) for k, v in data.items() if k not in shown]
     rows += [(f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in data["meta"].items()]
     _print_rows(rows)
+
+
+def _stream_rows(data: dict) -> list[tuple[str, str]]:
+    """One row per stream of a multi-stream file (AEDAT 4): id, type, name, size, packets, bytes."""
+    streams = data.get("streams")
+    if not isinstance(streams, dict):
+        return []
+    rows = []
+    for sid, s in streams.items():
+        size = s.get("sensor_size")
+        parts = [f"{s.get('type') or '?'} {s.get('name')!r}"]
+        parts += [f"{size[0]} x {size[1]}"] if size else []
+        parts += [f"{s.get('packets', 0):,} packets", f"{s.get('bytes', 0):,} B"]
+        if data.get("stream") is not None and str(data["stream"]) == sid:
+            parts.append("read")
+        rows.append(("streams" if not rows else "", f"{sid}: " + ", ".join(parts)))
+    if "stream" in data and data["stream"] is None:
+        rows.append(("", "no event stream: the file holds no events to read"))
+    return rows
 
 
 def _representation_rows(rep: dict | None) -> list[tuple[str, str]]:

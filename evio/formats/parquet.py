@@ -29,7 +29,8 @@ COLUMNS = ("file_path", "label", "data")
 ROW_GROUP_SIZE = 100
 #: Bytes of ``data`` cells per shard file when ``rows_per_shard`` is not given (the Hub's 500 MB).
 SHARD_BYTES = 500_000_000
-_SPLIT_RE = re.compile(r"[A-Za-z0-9_.]+")
+#: A split name as the Hub layout allows it (``train``, ``validation``, ...).
+SPLIT_RE = re.compile(r"[A-Za-z0-9_.]+")
 #: Key of evio's entry in the parquet key-value metadata (JSON: config, split).
 META_KEY = b"evio_i2e"
 _SPLIT_NAME = re.compile(r"^(?P<split>[^-]+)-\d+-of-\d+\.parquet$", re.IGNORECASE)
@@ -514,7 +515,7 @@ class I2EShardWriter(AtomicWriter):
         name = str(config_name)
         if not name or name in (".", "..") or "/" in name or "\\" in name:
             raise ValueError(f"config_name must be a plain folder name, got {config_name!r}")
-        if not _SPLIT_RE.fullmatch(str(split)):
+        if not SPLIT_RE.fullmatch(str(split)):
             raise ValueError(f"split must be letters, digits, '_' or '.', got {split!r}")
         if rows_per_shard is not None and int(rows_per_shard) < 1:
             raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")

@@ -42,7 +42,8 @@ SHARD_BYTES = 32 << 20
 MAX_SHARD_SAMPLES = 1024
 #: Samples scanned for the event rate by :meth:`SampleReader.extra_info` unless told otherwise.
 RATE_SAMPLES = 10_000
-_TABLE_CHUNK = 1 << 16
+#: Labels and file paths per chunk of a sample store.
+TABLE_CHUNK = 1 << 16
 _NOT_EVENTS = ("is a sample collection (labelled dense [T, C, H, W] samples), not an event stream; use "
                "evio.datasets.I2EShards or reader.samples(), or `evio convert` it to a sample store")
 
@@ -404,10 +405,10 @@ class SampleStoreWriter(SampleWriter):
         self._pending_dense: list[np.ndarray] = []
         self._pending_labels: list[np.ndarray] = []
         self._pending_paths: list[str] = []
-        self._label = self._root.create_array("label", shape=(0,), dtype=np.int64, chunks=(_TABLE_CHUNK,),
+        self._label = self._root.create_array("label", shape=(0,), dtype=np.int64, chunks=(TABLE_CHUNK,),
                                               fill_value=0, compressors=self._codec,
                                               config={"write_empty_chunks": True})
-        self._file_path = self._root.create_array("file_path", shape=(0,), dtype=str, chunks=(_TABLE_CHUNK,),
+        self._file_path = self._root.create_array("file_path", shape=(0,), dtype=str, chunks=(TABLE_CHUNK,),
                                                   config={"write_empty_chunks": True})
 
     def _create_dense(self, shape) -> None:
@@ -429,7 +430,7 @@ class SampleStoreWriter(SampleWriter):
         self._pending_paths.extend(file_paths)
         if sum(len(d) for d in self._pending_dense) >= self._per_shard:
             self._flush_dense(final=False)
-        if len(self._pending_paths) >= _TABLE_CHUNK:
+        if len(self._pending_paths) >= TABLE_CHUNK:
             self._flush_table(final=False)
 
     def _flush_dense(self, final: bool) -> None:
@@ -444,7 +445,7 @@ class SampleStoreWriter(SampleWriter):
 
     def _flush_table(self, final: bool) -> None:
         labels = np.concatenate(self._pending_labels) if self._pending_labels else np.empty(0, np.int64)
-        keep = 0 if final else len(labels) % _TABLE_CHUNK
+        keep = 0 if final else len(labels) % TABLE_CHUNK
         cut = len(labels) - keep
         if cut:
             self._label.append(labels[:cut])

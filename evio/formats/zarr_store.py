@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._fs import is_remote, redact, zarr_layout, zarr_store
 from ..errors import FormatError
 from ..registry import FormatSpec
 from ._store import StoreReader, StoreWriter
@@ -24,12 +25,29 @@ def _is_event_store(path) -> bool:
     return _is_zarr_v3_folder(path) and not is_sample_store(path)
 
 
+def is_event_store_url(url: str, storage_options: dict | None = None) -> bool:
+    """Whether the URL holds a zarr v3 store that is not an evio sample or frame store."""
+    from .sample_store import FRAMES_LAYOUT, LAYOUT
+
+    layout = zarr_layout(url, storage_options)
+    return layout is not None and layout not in (LAYOUT, FRAMES_LAYOUT)
+
+
 class ZarrReader(StoreReader):
-    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``."""
+    """Options: ``fields={'t': 'path/to/t', ...}`` for layouts other than ``events/t`` or top-level ``t``;
+    ``storage_options`` (dict, for fsspec) where ``path`` is a URL such as ``s3://bucket/rec.zarr``:
+    chunks are then fetched as the events in them are read."""
 
     format_name = "zarr"
 
+    def __init__(self, path, *, storage_options: dict | None = None, **options):
+        self._url = path if is_remote(path) else None
+        self._storage_options = storage_options
+        super().__init__(path, **options)
+
     def _open_root(self):
+        if self._url is not None:
+            return self._open_url()
         if not self.path.is_dir():
             raise FormatError("a zarr store is a folder, but this is a file", self.path, 0)
         if not _is_zarr_v3_folder(self.path):
@@ -39,6 +57,20 @@ class ZarrReader(StoreReader):
             return zarr.open_group(store=str(self.path), mode="r", zarr_format=3)
         except Exception as exc:
             raise FormatError(f"cannot open zarr store ({type(exc).__name__}: {exc})", self.path) from None
+
+    def _open_url(self):
+        self.path = redact(self._url)
+        zarr = zarr_module()
+        try:
+            store = zarr_store(self._url, self._storage_options)
+            return zarr.open_group(store=store, mode="r", zarr_format=3)
+        except (ImportError, PermissionError):
+            raise
+        except FileNotFoundError:
+            raise FormatError("not a zarr v3 store: zarr.json is missing", self.path) from None
+        except Exception as exc:
+            raise FormatError(f"cannot open zarr store ({type(exc).__name__}: {redact(exc, self._url)})",
+                              self.path) from None
 
     def _verify(self, arrays):
         for name, arr in arrays.items():

@@ -3,26 +3,35 @@ converted in worker processes: what ``evio i2e SRC DST`` runs."""
 
 from __future__ import annotations
 
-from collections import deque
+import json
+import os
+import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import packbits
+from .._atomic import AtomicDestination
 from .._npy import u8_payload
 from ..errors import FormatError
 from ..events import check_sensor_size
+from ..formats._zarr import compressors, zarr_module
+from ..formats.base import clean_meta
+from ..formats.parquet import SHARD_BYTES, SPLIT_RE, ShardFile, pyarrow
+from ..formats.sample_store import LAYOUT as SAMPLES_LAYOUT
+from ..formats.sample_store import MAX_SHARD_SAMPLES, TABLE_CHUNK
+from ..formats.sample_store import SHARD_BYTES as STORE_SHARD_BYTES
+from ..jobs import Job, inputs_digest, write_part
 from .i2e import DEFAULT_RATIO, PRESETS, i2e
 from .resize import preprocess
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jfif"}
 IMAGE_KEYS = ("images", "x", "data", "arr_0")
 LABEL_KEYS = ("labels", "y", "targets", "label", "arr_1")
-#: Images per task sent to a worker process.
-CHUNK = 64
+#: Images per task of an ``evio i2e`` job (the unit of work, of progress and of resuming).
+CHUNK = 256
 
 
 class FolderConversion(NamedTuple):
@@ -40,26 +49,32 @@ class FolderConversion(NamedTuple):
 
 def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = None, sensor_size=None,
                interpolation: str = "bicubic", kernel: str = "torchvision", axes: str = "auto",
-               config_name: str | None = None, split: str = "train", workers: int = 1,
-               rows_per_shard: int | None = None, overwrite: bool = True,
-               progress: Callable[[int, int], None] | None = None) -> FolderConversion:
-    """Convert images to I2E samples, ``CHUNK`` images per task over ``workers`` processes (1: none).
+               config_name: str | None = None, split: str = "train", workers: int = 1, engine=None,
+               resume: bool = False, images_per_task: int = CHUNK, rows_per_shard: int | None = None,
+               overwrite: bool = True, progress: Callable[[int, int], None] | None = None) -> FolderConversion:
+    """Convert images to I2E samples: a resumable job (:mod:`evio.jobs`) whose tasks each write one
+    part of the output (a parquet shard, or one shard of ``images_per_task`` samples of a zarr store),
+    run on ``engine`` (default: ``workers`` local processes; 1: none; ``"local"``, a Dask scheduler
+    address or a ``distributed.Client``: on Dask). Any engine writes the same bytes.
 
     ``src``: an ImageFolder tree ``src/<class>/<image>`` (labels = sorted class index, class names kept),
     a folder of images (labels 0), or a ``.npy``/``.npz`` array of uint8 images (``.npz`` keys
     ``images``/``x``/``data``/``arr_0`` and ``labels``/``y``/``targets``/``arr_1``; ``axes`` as
     :func:`evio.i2e`). ``dst`` ending in ``.zarr``: one zarr sample store; anything else: Hugging Face
     shards ``dst/<config_name>/<split>-0000k-of-0000n.parquet`` (``rows_per_shard``: default ~500 MB).
-    Either replaces what it names (``overwrite=False``: ``FileExistsError`` instead), atomically: on any
-    failure nothing is left behind.
+    Either replaces what it names (``overwrite=False``: ``FileExistsError`` instead) once every part is
+    written. A failed or killed run leaves its finished parts in ``.<dst>.evio-job``: the same call
+    with ``resume=True`` finishes the job (``overwrite=True`` without ``resume`` starts over).
     ``ratio``, ``preset``, ``sensor_size`` (``(W, H)`` in pixels, an int for a square; default the
     preset's, else no resize), ``interpolation`` and ``kernel`` as :func:`evio.i2e` and
-    :func:`evio.i2e.preprocess`. ``progress(n, total)`` is called after each ``n`` samples written.
+    :func:`evio.i2e.preprocess`. ``progress(n, total)`` is called after each ``n`` samples converted.
     """
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
-    if int(workers) < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if int(images_per_task) < 1:
+        raise ValueError(f"images_per_task must be >= 1, got {images_per_task}")
+    if rows_per_shard is not None and int(rows_per_shard) < 1:
+        raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
     src, dst = Path(src), Path(dst)
     if sensor_size is None and preset is not None:
         sensor_size = PRESETS[preset]["sensor_size"]
@@ -69,7 +84,7 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
     if ratio is None:
         ratio = PRESETS[preset]["ratio"] if preset else DEFAULT_RATIO
     config_name = config_name or (PRESETS[preset]["config"] if preset else "I2E-custom")
-    options = (sensor_size, ratio, interpolation, kernel)
+    options = (None if sensor_size is None else tuple(sensor_size), float(ratio), interpolation, kernel, axes)
     if not src.exists():
         raise FileNotFoundError(f"no such file or folder: {src}")
     shards = dst.suffix.lower() != ".zarr"
@@ -77,33 +92,183 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
         _refuse_existing(dst, shards, config_name, split)
     if src.is_dir():
         paths, labels, class_names = _scan_folder(src)
-        jobs = [(paths[a:a + CHUNK], *options, "NHWC") for a in range(0, len(paths), CHUNK)]
+        items, source, inputs = [str(p) for p in paths], None, paths
         file_paths = [f"{lab}/{p.stem}.npy" for p, lab in zip(paths, labels)]
+        first = items[:1]
     elif src.suffix.lower() in (".npy", ".npz"):
         images, labels = _load_array(src)
-        class_names = None
-        jobs = [(images[a:a + CHUNK], *options, axes) for a in range(0, len(images), CHUNK)]
+        class_names, items, source, inputs = None, None, str(src), [src]
         file_paths = [f"{lab}/{i}.npy" for i, lab in enumerate(labels)]
+        first = np.asarray(images[:1])
+        del images
     else:
         raise FormatError(f"{src}: src must be an image folder (ImageFolder layout) or a .npy/.npz array")
+    if shards:
+        parent = dst.parent if str(dst.parent) else Path(".")
+        if not parent.is_dir():
+            raise FileNotFoundError(f"destination folder does not exist: {parent}")
+        pyarrow()
+        if not config_name or config_name in (".", "..") or "/" in config_name or "\\" in config_name:
+            raise ValueError(f"config_name must be a plain folder name, got {config_name!r}")
+        if not SPLIT_RE.fullmatch(str(split)):
+            raise ValueError(f"split must be letters, digits, '_' or '.', got {split!r}")
+    else:
+        dest = AtomicDestination(dst)
+    if not file_paths:
+        raise FormatError(f"{src}: no images to convert")
+    probe = _convert_chunk((first, *options))[0]
+    shape = packbits.shape_of(u8_payload(probe))
+    n = len(file_paths)
+    step = int(rows_per_shard) if rows_per_shard else max(1, SHARD_BYTES // len(probe))
+    if not shards:
+        step = min(int(images_per_task), max(1, min(MAX_SHARD_SAMPLES, STORE_SHARD_BYTES // int(np.prod(shape)))))
+    bounds = [(a, min(a + step, n)) for a in range(0, n, step)]
+    labels = np.asarray(labels, np.int64)
     meta = {"generator": "evio.i2e", "ratio": float(ratio), "preset": preset, "interpolation": interpolation,
             "resize_kernel": kernel, "sensor_size": None if sensor_size is None else list(sensor_size)}
-    rates: list[np.ndarray] = []
-    done = 0
-    with _open_writer(shards, dst, config_name, split, rows_per_shard, class_names, meta) as writer:
-        for cells in _results(jobs, int(workers)):
-            shape = packbits.shape_of(u8_payload(cells[0]))
-            batch_labels, batch_paths = labels[done:done + len(cells)], file_paths[done:done + len(cells)]
-            if shards:
-                writer.write_cells(cells, batch_labels, batch_paths, shape)
-            else:
-                writer.write_samples(packbits.loads(cells, dtype=bool), batch_labels, batch_paths)
-            rates.append(_event_counts(cells, shape) / np.prod(shape))
-            done += len(cells)
-            if progress is not None:
-                progress(len(cells), len(file_paths))
-    return FolderConversion(list(writer.paths) if shards else [dst], np.concatenate(rates) if rates else np.zeros(0),
-                            float(ratio), config_name)
+    if shards:
+        tasks = [(a, b, None if items is None else items[a:b], labels[a:b].tolist(), file_paths[a:b])
+                 for a, b in bounds]
+        layout = {"config": config_name, "split": split, "class_names": class_names, "shards": len(tasks)}
+    else:
+        tasks = [(a, b, None if items is None else items[a:b], None, None) for a, b in bounds]
+        layout = {"per_shard": step}
+    fingerprint = {"job": "i2e", "src": str(src.resolve()), "inputs": inputs_digest(inputs), "options": options,
+                   "shape": list(shape), "layout": layout, "dst": "shards" if shards else "zarr"}
+
+    def on_done(index: int, result) -> None:
+        if progress is not None:
+            progress(bounds[index][1] - bounds[index][0], n)
+
+    with Job(dst, fingerprint, resume=resume, overwrite=overwrite) as job:
+        (job.path / "parts").mkdir(exist_ok=True)
+        store = job.path / "store"
+        if not shards and not job.started:
+            _create_sample_store(store, n, shape, labels, file_paths, step)
+        try:
+            results = job.run(_i2e_task, (source, options, list(shape), layout), tasks, engine=engine,
+                              workers=workers, on_done=on_done)
+        finally:
+            _ARRAY.clear()
+        rates = [np.load(job.path / _rates_name(k), allow_pickle=False) for k in range(len(tasks))]
+        if shards:
+            written = _place_shards(job.path, dst, config_name, split, len(tasks))
+        else:
+            if job.resumed:   # zarr's temporary files of a killed run
+                for leftover in store.rglob("*.partial"):
+                    leftover.unlink()
+            if class_names is not None:
+                meta["class_names"] = class_names
+            _finish_sample_store(store, n, sum(r for r in results), shape, meta, config_name, split)
+            dest.tmp = store
+            dest.commit()
+            written = [dst]
+    return FolderConversion(written, np.concatenate(rates) if rates else np.zeros(0), float(ratio), config_name)
+
+
+def _rates_name(index: int) -> str:
+    return f"parts/rates-{index:07d}.npy"
+
+
+def _shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+_ARRAY: dict = {}  # path -> the images of an array source, loaded once per worker process
+
+
+def _source_images(source: str) -> np.ndarray:
+    if source not in _ARRAY:
+        _ARRAY.clear()
+        _ARRAY[source] = _load_array(Path(source))[0]
+    return _ARRAY[source]
+
+
+def _i2e_task(context, index: int, task, work: Path):
+    """Job task: convert images ``a:b`` (paths, or rows of the array source) and write them as one
+    part: parquet shard ``index``, or zarr shard ``index`` of the store in the working folder; their
+    event rates go to a small ``.npy`` part. Returns the event count."""
+    source, options, shape, layout = context
+    a, b, items, labels, file_paths = task
+    if source is not None:
+        items = _source_images(source)[a:b]
+    cells = _convert_chunk((items, *options))
+    got = packbits.shape_of(u8_payload(cells[0]))
+    if list(got) != list(shape):
+        raise FormatError(f"images of different sizes give samples {tuple(shape)} and {tuple(got)} (sample {a}); "
+                          "pass sensor_size=(W, H) or a preset")
+    counts = _event_counts(cells, got)
+    files = [_rates_name(index)]
+    write_part(work / files[0], lambda tmp: _save_npy(tmp, counts / np.prod(got)))
+    if "shards" in layout:
+        name = "parts/" + _shard_name(layout["split"], index, layout["shards"])
+        meta = {k: layout[k] for k in ("config", "split", "class_names")}
+
+        def write_shard(tmp: Path) -> None:
+            shard = ShardFile(tmp, meta=meta)
+            try:
+                shard.add(file_paths, labels, cells)
+                shard.close()
+            except BaseException:
+                shard.abort()
+                raise
+
+        write_part(work / name, write_shard)
+        files.append(name)
+    else:
+        dense = zarr_module().open_array(store=str(work / "store" / "dense"), mode="r+", zarr_format=3)
+        dense = dense.with_config({"write_empty_chunks": True})
+        dense[a:b] = packbits.loads(cells, dtype=bool)
+        files.append(f"store/dense/c/{a // layout['per_shard']}/0/0/0/0")
+    return files, int(counts.sum())
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+def _place_shards(work: Path, dst: Path, config_name: str, split: str, count: int) -> list[Path]:
+    """Move the finished shards to ``dst/<config_name>/`` and remove the split's other shards."""
+    folder = dst / config_name
+    folder.mkdir(parents=True, exist_ok=True)
+    final = [folder / _shard_name(split, k, count) for k in range(count)]
+    for k, path in enumerate(final):
+        os.replace(work / "parts" / _shard_name(split, k, count), path)
+    keep = set(final)
+    for old in folder.glob(f"{split}-*-of-*.parquet"):
+        if old not in keep and re.fullmatch(rf"{re.escape(split)}-\d+-of-\d+\.parquet", old.name):
+            old.unlink()
+    return final
+
+
+def _create_sample_store(path: Path, n: int, shape, labels: np.ndarray, file_paths: list[str], per_shard: int) -> None:
+    """An empty zarr sample store (see :mod:`evio.formats.sample_store`) for ``n`` samples of ``shape``,
+    ``per_shard`` samples per shard file, with its labels and file paths."""
+    zarr = zarr_module()
+    root = zarr.open_group(store=str(path), mode="w", zarr_format=3)
+    codec = compressors("default", None)
+    root.create_array("dense", shape=(n, *shape), dtype=bool, chunks=(1, *shape), fill_value=False,
+                      shards=(per_shard, *shape), compressors=codec, config={"write_empty_chunks": True})
+    label = root.create_array("label", shape=(n,), dtype=np.int64, chunks=(TABLE_CHUNK,), fill_value=0,
+                              compressors=codec, config={"write_empty_chunks": True})
+    names = root.create_array("file_path", shape=(n,), dtype=str, chunks=(TABLE_CHUNK,),
+                              config={"write_empty_chunks": True})
+    if n:
+        label[:] = labels
+        names[:] = np.array(file_paths, dtype=object).astype(str)
+
+
+def _finish_sample_store(path: Path, n: int, event_count: int, shape, meta: dict, config: str, split: str) -> None:
+    """Write the root attributes of a sample store whose samples are all written."""
+    T, C, H, W = (int(v) for v in shape)
+    meta = clean_meta({**meta, "time_unit": "timestep"})
+    meta.update({"config": config, "split": split, "T": T, "C": C, "H": H, "W": W, "sensor_size": [W, H]})
+    meta.setdefault("channels", "on_off")
+    root = zarr_module().open_group(store=str(path), mode="r+", zarr_format=3)
+    root.attrs.update({"evio_layout": SAMPLES_LAYOUT, "sample_count": n, "event_count": int(event_count),
+                       "config": config, "split": split, "channels": "on_off", "T": T, "C": C, "H": H, "W": W,
+                       "sensor_size": [W, H], "time_unit": "timestep", "evio_meta": json.dumps(meta)})
 
 
 def _scan_folder(root: Path) -> tuple[list[Path], list[int], list[str] | None]:
@@ -163,18 +328,6 @@ def _refuse_existing(dst: Path, shards: bool, config_name: str, split: str) -> N
                               str(existing[0]))
 
 
-def _open_writer(shards: bool, dst: Path, config_name: str, split: str, rows_per_shard, class_names, meta: dict):
-    if shards:
-        from ..formats.parquet import I2EShardWriter
-
-        return I2EShardWriter(dst, config_name, split, rows_per_shard=rows_per_shard, class_names=class_names)
-    from ..formats.sample_store import SampleStoreWriter
-
-    if class_names is not None:
-        meta = {**meta, "class_names": class_names}
-    return SampleStoreWriter(dst, config_name=config_name, split=split, meta=meta)
-
-
 def _convert_chunk(job) -> list[bytes]:
     """Worker: ``(images or paths, sensor_size (W, H) or None, ratio, interpolation, kernel, axes)`` ->
     packed I2E cells."""
@@ -196,24 +349,3 @@ def _convert_chunk(job) -> list[bytes]:
 def _event_counts(cells: list[bytes], shape) -> np.ndarray:
     body = (int(np.prod(shape)) + 7) // 8
     return np.array([int(np.bitwise_count(np.frombuffer(c, np.uint8, body, len(c) - body)).sum()) for c in cells])
-
-
-def _results(jobs, workers: int):
-    """Yield ``_convert_chunk`` results in job order, at most ``2 * workers`` jobs in flight."""
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _convert_chunk(job)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
-        it = iter(jobs)
-        for job in it:
-            pending.append(pool.submit(_convert_chunk, job))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(_convert_chunk, nxt))
-            yield result

@@ -90,6 +90,20 @@ def extract(archive, dest) -> Path:
 
 # -- the dataset base -------------------------------------------------------------------------------
 
+def check_choice(name: str, value, choices):
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_train_ratio(train_ratio) -> float:
+    """The fraction of each class in the train split, in (0, 1]."""
+    if not 0.0 < float(train_ratio) <= 1.0:
+        raise ValueError(f"train_ratio must be in (0, 1], got {train_ratio}")
+    return float(train_ratio)
+
+
 def check_frame_options(frames) -> dict | None:
     """``frames`` as a dict of :func:`evio.frames` keyword arguments (``T``, ``by``, ...) or None."""
     if frames is None:

@@ -97,14 +97,10 @@ class ASLDVS(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if orientation not in ORIENTATIONS:
-            raise ValueError(f"orientation must be one of {tuple(ORIENTATIONS)}, got {orientation!r}")
-        if label_order not in LABEL_ORDERS:
-            raise ValueError(f"label_order must be one of {tuple(LABEL_ORDERS)}, got {label_order!r}")
-        if not 0.0 < float(train_ratio) <= 1.0:
-            raise ValueError(f"train_ratio must be in (0, 1], got {train_ratio}")
+        nm.check_choice("split", split, SPLITS)
+        nm.check_choice("orientation", orientation, ORIENTATIONS)
+        nm.check_choice("label_order", label_order, LABEL_ORDERS)
+        nm.check_train_ratio(train_ratio)
         _loadmat()
         self.split, self.orientation, self.label_order = split, orientation, label_order
         self.train_ratio = float(train_ratio)

@@ -124,14 +124,10 @@ class CIFAR10DVS(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if orientation not in ORIENTATIONS:
-            raise ValueError(f"orientation must be one of {sorted(ORIENTATIONS)}, got {orientation!r}")
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        if not 0.0 < float(train_ratio) <= 1.0:
-            raise ValueError(f"train_ratio must be in (0, 1], got {train_ratio}")
+        nm.check_choice("split", split, SPLITS)
+        nm.check_choice("orientation", orientation, ORIENTATIONS)
+        nm.check_choice("source", source, SOURCES)
+        nm.check_train_ratio(train_ratio)
         self.split, self.orientation, self.train_ratio = split, orientation, float(train_ratio)
         if download:
             self.download(self.root, "aedat4" if source == "aedat4" else "aedat")

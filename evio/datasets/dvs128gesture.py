@@ -96,10 +96,8 @@ class DVS128Gesture(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if label_order not in LABEL_ORDERS:
-            raise ValueError(f"label_order must be one of {LABEL_ORDERS}, got {label_order!r}")
+        nm.check_choice("split", split, SPLITS)
+        nm.check_choice("label_order", label_order, LABEL_ORDERS)
         self.split, self.label_order = split, label_order
         self.folder = find_folder(self.root) or self._extract_archive()
         self.recordings: list[Path] = []

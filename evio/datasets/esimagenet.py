@@ -95,10 +95,8 @@ class ESImageNet(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        nm.check_choice("split", split, SPLITS)
+        nm.check_choice("placement", placement, PLACEMENTS)
         self.split, self.placement = split, placement
         if placement == "canvas":
             self.sensor_size = (CANVAS, CANVAS, 2)

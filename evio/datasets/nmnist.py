@@ -125,8 +125,7 @@ class NMNIST(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        nm.check_choice("split", split, SPLITS)
         self.split, self.first_saccade_only = split, bool(first_saccade_only)
         parts = ("train", "test") if split == "all" else (split,)
         base = self._find_base(parts)
@@ -200,12 +199,9 @@ class NCaltech101(nm.NeuromorphicDataset):
                          target_transform=target_transform, transforms=transforms,
                          custom_integrate_function=custom_integrate_function,
                          custom_integrated_frames_dir_name=custom_integrated_frames_dir_name)
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if coordinates not in COORDINATES:
-            raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-        if not 0.0 < float(train_ratio) <= 1.0:
-            raise ValueError(f"train_ratio must be in (0, 1], got {train_ratio}")
+        nm.check_choice("split", split, SPLITS)
+        nm.check_choice("coordinates", coordinates, COORDINATES)
+        nm.check_train_ratio(train_ratio)
         self.split, self.coordinates, self.train_ratio = split, coordinates, float(train_ratio)
         self.folder = self._find_folder()
         self.classes = tuple(sorted(p.name for p in self.folder.iterdir() if p.is_dir()))

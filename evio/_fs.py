@@ -260,26 +260,12 @@ def upload(local: Path, url: str, storage_options: dict | None = None) -> None:
             fs.put_file(str(local), path)
             return
         files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
-        data = [rel for rel in files if rel.rpartition("/")[2] != "zarr.json"]
-        metadata = sorted(set(files) - set(data), key=lambda rel: (-rel.count("/"), rel))
         parent, _, name = path.rpartition("/")
         tmp = f"{parent}/.{name}.evio-tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             if files:
                 fs.put([str(local / rel) for rel in files], [f"{tmp}/{rel}" for rel in files])
-            fs.invalidate_cache(path)
-            info, old = _info(fs, path), set()
-            if info is not None and info["type"] == "directory":
-                old = {p[len(path) + 1:] for p in fs.find(path)}
-                if "zarr.json" in old:
-                    fs.rm_file(f"{path}/zarr.json")
-            if data:
-                fs.copy([f"{tmp}/{rel}" for rel in data], [f"{path}/{rel}" for rel in data])
-            for rel in metadata:  # deepest first, the root's last
-                fs.copy(f"{tmp}/{rel}", f"{path}/{rel}")
-            stale = sorted(old - set(files))
-            if stale:
-                fs.rm([f"{path}/{rel}" for rel in stale])
+            replace_tree(fs, tmp, path, files)
         finally:
             try:
                 fs.rm(tmp, recursive=True)
@@ -287,6 +273,28 @@ def upload(local: Path, url: str, storage_options: dict | None = None) -> None:
                 pass
     except Exception as exc:
         raise remote_error(url, exc) from None
+
+
+def replace_tree(fs, src: str, path: str, files: list[str]) -> None:
+    """Copy the objects ``files`` (relative to the prefix ``src`` of ``fs``) to the prefix ``path`` of the
+    same file system, replacing what is there as :func:`upload` does: other files first, ``zarr.json``
+    files deepest first, the root ``zarr.json`` last (the old one removed first), old objects the new
+    tree lacks removed last. ``src`` is left as it is."""
+    data = [rel for rel in files if rel.rpartition("/")[2] != "zarr.json"]
+    metadata = sorted(set(files) - set(data), key=lambda rel: (-rel.count("/"), rel))
+    fs.invalidate_cache(path)
+    info, old = _info(fs, path), set()
+    if info is not None and info["type"] == "directory":
+        old = {p[len(path) + 1:] for p in fs.find(path)}
+        if "zarr.json" in old:
+            fs.rm_file(f"{path}/zarr.json")
+    if data:
+        fs.copy([f"{src}/{rel}" for rel in data], [f"{path}/{rel}" for rel in data])
+    for rel in metadata:  # deepest first, the root's last
+        fs.copy(f"{src}/{rel}", f"{path}/{rel}")
+    stale = sorted(old - set(files))
+    if stale:
+        fs.rm([f"{path}/{rel}" for rel in stale])
 
 
 class RemoteWriter:

@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from . import registry
-from ._atomic import AtomicDestination
+from . import _fs
+from ._fs import is_remote, local_path, name_of, redact
 from .datasets._neuromorphic import NeuromorphicDataset, prepare
-from .jobs import Job, inputs_digest, work_folder
+from .jobs import Job, Location, inputs_digest, work_folder
 
 
 def convert_many(srcs: Sequence[str | os.PathLike], dst: str | os.PathLike, *, format: str | None = None,
                  frames=None, sensor_size=None, engine=None, workers: int | None = None, resume: bool = False,
-                 overwrite: bool = False, progress: Callable[[int], None] | None = None):
+                 overwrite: bool = False, progress: Callable[[int], None] | None = None,
+                 storage_options: dict | None = None):
     """Convert many recordings, one task each, on ``engine`` (as :func:`evio.jobs.use_engine`): a
     resumable job (:mod:`evio.jobs`).
 
@@ -28,52 +30,79 @@ def convert_many(srcs: Sequence[str | os.PathLike], dst: str | os.PathLike, *, f
     recording's path relative to the inputs' common folder); returns ``dst``. ``sensor_size``:
     ``(W, H)`` pixels (default: the first recording's). Existing outputs are refused unless
     ``overwrite``; a failed or killed run is finished by the same call with ``resume=True``.
-    ``progress(n)`` is called as recordings are done.
+    ``progress(n)`` is called as recordings are done (those an earlier run did: ``progress.resumed(n)``
+    when it has that method).
+
+    Sources and ``dst`` may be URLs (``s3://bucket/rec.aedat4``; ``storage_options`` for their file
+    system): each task downloads its recording (a zarr store is read in place), and the job's
+    working folder is a prefix beside a remote ``dst``, which every worker writes its part to.
     """
-    srcs = [Path(s) for s in srcs]
+    srcs = [local_path(s) if is_remote(local_path(s)) else Path(local_path(s)) for s in srcs]
     if not srcs:
         raise ValueError("no recordings to convert")
     for src in srcs:
-        if not src.is_file() and not src.is_dir():
+        if isinstance(src, str):
+            if not _fs.exists(src, storage_options):
+                raise FileNotFoundError(2, "no such file or folder", redact(src))
+        elif not src.is_file() and not src.is_dir():
             raise FileNotFoundError(2, "no such file or folder", str(src))
-    dst = Path(dst)
+    dst = local_path(dst)
+    remote = is_remote(dst)
+    if not remote:
+        dst = Path(dst)
     if frames is not None:
+        if any(isinstance(src, str) for src in srcs):
+            raise ValueError("a frame store (frames=...) is made from local recordings; download them first, "
+                             "or convert them one output each")
         return prepare(RecordingFiles(srcs, frames=frames, sensor_size=sensor_size), dst, engine=engine,
-                       workers=workers, resume=resume, overwrite=overwrite, progress=progress)
+                       workers=workers, resume=resume, overwrite=overwrite, progress=progress,
+                       storage_options=storage_options)
     if format is None:
         raise ValueError("pass format=... (a format name or a suffix) for the outputs, or frames=T for one frame store")
     spec = registry.get_format(format)
     if not spec.can_write or spec.kind != "events":
         raise ValueError(f"the {spec.name} format cannot hold a converted recording; choose an event format")
     suffix = format.lower() if format.startswith(".") else spec.suffixes[0]
-    outputs = [dst / f"{src.stem}{suffix}" for src in srcs]
-    seen: dict[Path, Path] = {}
-    for src, out in zip(srcs, outputs):
-        if out in seen:
-            raise ValueError(f"{seen[out]} and {src} would both be written to {out}; convert them separately")
-        seen[out] = src
-    parent = dst.parent if str(dst.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"destination folder does not exist: {parent}")
-    if dst.exists() and not dst.is_dir():
-        raise FileExistsError(17, "destination must be a folder (one output per recording)", str(dst))
-    if not overwrite and not (resume and work_folder(dst).exists()):
-        clash = [str(out) for out in outputs if out.exists()]
+    folder = Location(dst, storage_options)
+    names = [f"{Path(name_of(src) if isinstance(src, str) else src.name).stem}{suffix}" for src in srcs]
+    seen: dict[str, object] = {}
+    for src, name in zip(srcs, names):
+        if name in seen:
+            raise ValueError(f"{_shown(seen[name])} and {_shown(src)} would both be written to "
+                             f"{folder}/{name}; convert them separately")
+        seen[name] = src
+    outputs = [folder.url_of(name) for name in names]
+    if remote:
+        if not folder.exists():
+            _fs.check_destination(dst, storage_options)   # the bucket exists
+    else:
+        parent = dst.parent if str(dst.parent) else Path(".")
+        if not parent.is_dir():
+            raise FileNotFoundError(f"destination folder does not exist: {parent}")
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(17, "destination must be a folder (one output per recording)", str(folder))
+    if not overwrite and not (resume and Location(work_folder(dst), storage_options).exists()):
+        clash = [f"{folder}/{name}" for name in names if folder.exists(name)]
         if clash:
             raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", ", ".join(clash))
-    fingerprint = {"job": "convert-many", "inputs": inputs_digest(srcs), "srcs": [str(s.resolve()) for s in srcs],
+    fingerprint = {"job": "convert-many", "inputs": inputs_digest(srcs, storage_options),
+                   "srcs": [redact(s) if isinstance(s, str) else str(s.resolve()) for s in srcs],
                    "format": spec.name, "suffix": suffix, "sensor_size": None if sensor_size is None else list(sensor_size)}
     tasks = [str(src) for src in srcs]
-    with Job(dst, fingerprint, resume=resume, overwrite=overwrite) as job:
-        (job.path / "parts").mkdir(exist_ok=True)
-        job.run(_convert_task, (spec.name, suffix, None if sensor_size is None else tuple(sensor_size)), tasks,
-                engine=engine, workers=workers, on_done=None if progress is None else lambda index, _: progress(1))
-        dst.mkdir(exist_ok=True)
+    context = (spec.name, suffix, None if sensor_size is None else tuple(sensor_size), storage_options)
+    with Job(dst, fingerprint, resume=resume, overwrite=overwrite, storage_options=storage_options) as job:
+        job.run(_convert_task, context, tasks, engine=engine, workers=workers,
+                on_done=None if progress is None else lambda index, _: progress(1),
+                on_resumed=None if progress is None else lambda index, _: getattr(progress, "resumed", progress)(1))
+        if folder.local:
+            dst.mkdir(exist_ok=True)
         for index, out in enumerate(outputs):
-            dest = AtomicDestination(out)
-            dest.tmp = job.path / _converted_name(index, suffix)
-            dest.commit()
+            job.place(_converted_name(index, suffix), out)
     return outputs
+
+
+def _shown(path) -> str:
+    return redact(path) if isinstance(path, str) else str(path)
 
 
 def _converted_name(index: int, suffix: str) -> str:
@@ -84,9 +113,11 @@ def _convert_task(context, index: int, src: str, work: Path):
     """Job task: convert one recording into its part (written atomically by :func:`evio.convert`)."""
     from .api import convert
 
-    format, suffix, sensor_size = context
+    format, suffix, sensor_size, storage_options = context
     name = _converted_name(index, suffix)
-    convert(src, work / name, format=format, sensor_size=sensor_size)
+    (work / name).parent.mkdir(parents=True, exist_ok=True)
+    read_options = {"storage_options": storage_options} if storage_options and is_remote(src) else None
+    convert(src, work / name, format=format, sensor_size=sensor_size, read_options=read_options)
     return [name], None
 
 

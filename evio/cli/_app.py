@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import click
 
@@ -44,19 +45,31 @@ class Terminated(KeyboardInterrupt):
 class Progress:
     """A progress bar on stderr that appears only once the work has taken over ``PROGRESS_AFTER`` s.
 
-    ``rate``: show the throughput (``unit``/s since the start) beside the count and the ETA."""
+    ``rate``: show the throughput (``unit``/s since the start) beside the count and the ETA. Work an
+    earlier run did (a resumed job) is reported with :meth:`resumed`: it counts as done but not in
+    the throughput or the ETA."""
 
     def __init__(self, total: int | None, label: str, enabled: bool = True, unit: str = "events",
                  rate: bool = False):
         self.total, self.label, self.enabled, self.unit, self.rate = total, label, enabled, unit, rate
         self.start = time.monotonic()
         self.done = 0
+        #: Of ``done``, what an earlier run did.
+        self.earlier = 0
         self.bar = None
+
+    def _per_second(self) -> float:
+        return (self.done - self.earlier) / max(time.monotonic() - self.start, 1e-9)
 
     def _describe(self, _item) -> str:
         if not self.rate:
             return self.unit
-        return f"{self.done / max(time.monotonic() - self.start, 1e-9):,.0f} {self.unit}/s"
+        return f"{self._per_second():,.0f} {self.unit}/s"
+
+    def resumed(self, n: int) -> None:
+        """``n`` more done by an earlier run."""
+        self.earlier += n
+        self(n)
 
     def __call__(self, n: int) -> None:
         self.done += n
@@ -66,9 +79,17 @@ class Progress:
             self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
                                          show_pos=True, item_show_func=self._describe)
             self.bar.__enter__()
+            self._time_this_run()
             self.bar.update(self.done)
         else:
+            self._time_this_run()
             self.bar.update(n)
+
+    def _time_this_run(self) -> None:
+        """Make the bar's ETA (click: elapsed since its start / position) count this run's work only."""
+        if self.earlier and self.done > self.earlier:
+            seconds_each = (time.monotonic() - self.start) / (self.done - self.earlier)
+            self.bar.start = time.time() - seconds_each * self.done
 
     def close(self) -> None:
         if self.bar is not None:
@@ -237,9 +258,47 @@ def parse_options(pairs: tuple[str, ...], reserved: dict[str, str] | None = None
     return options
 
 
+class PathOrURL(click.ParamType):
+    """A local path (a :class:`~pathlib.Path`; ``file://`` URLs too) or an fsspec URL (a string, e.g.
+    ``s3://bucket/key``; the file system's options come from the environment). ``exists``: a local
+    path must exist."""
+
+    name = "path"
+
+    def __init__(self, exists: bool = False):
+        self.exists = exists
+
+    def convert(self, value, param, ctx):
+        from .. import _fs
+
+        if isinstance(value, Path):
+            return value
+        value = _fs.local_path(str(value))
+        if _fs.is_remote(value):
+            return value
+        return Path(click.Path(exists=self.exists).convert(str(value), param, ctx))
+
+
+def shown(path) -> str:
+    """A path or URL as a message names it (credentials in a URL redacted)."""
+    from .. import _fs
+
+    return _fs.redact(path) if isinstance(path, str) else str(path)
+
+
+def name_of(path) -> str:
+    """The last component of a path or URL."""
+    from .. import _fs
+
+    return _fs.name_of(path) if isinstance(path, str) else path.name
+
+
 def refuse_existing(paths, what: str = "destination exists (use --force to overwrite)") -> None:
-    """``FileExistsError`` naming those of ``paths`` that exist (the commands' default without --force)."""
-    clash = [str(p) for p in paths if p.exists()]
+    """``FileExistsError`` naming those of ``paths`` (local paths or URLs) that exist (the commands'
+    default without --force)."""
+    from .. import _fs
+
+    clash = [shown(p) for p in paths if (_fs.exists(p) if isinstance(p, str) else p.exists())]
     if clash:
         raise FileExistsError(17, what, ", ".join(clash))
 

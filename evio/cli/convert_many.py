@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
 import click
 
-from ._app import Progress, cli_engine, job_options
+from ._app import PathOrURL, Progress, cli_engine, job_options, name_of, shown
 
 
 @click.command("convert-many")
-@click.argument("srcs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("srcs", nargs=-1, required=True, type=PathOrURL(exists=True))
+@click.argument("dst", type=PathOrURL())
 @click.option("--to", "--format", "dst_format", metavar="FORMAT",
               help="Format of the outputs: a name or a suffix such as .h5 (one output per recording).")
 @click.option("--frames", "T", type=click.IntRange(min=1),
@@ -34,6 +32,10 @@ def convert_many(srcs, dst, dst_format, T, by, dtype, sensor_size, workers, dask
     [T, 2, H, W] (read it with evio.datasets.PreparedFrames). Outputs appear only when every
     recording is done; a killed or failed run leaves its finished tasks in .DST.evio-job, and the
     same command with --resume finishes the job.
+
+    SRC and DST may be URLs (s3://bucket/rec.aedat4; endpoint and credentials from the environment,
+    e.g. FSSPEC_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID): each task downloads its recording, and a
+    remote DST gets the job's parts in a prefix beside it.
     """
     from ..batch import convert_many as run
 
@@ -47,7 +49,7 @@ def convert_many(srcs, dst, dst_format, T, by, dtype, sensor_size, workers, dask
         else:
             frames["dtype"] = dtype
     start = time.monotonic()
-    bar = Progress(len(srcs), f"{len(srcs)} recordings -> {dst.name}", enabled=not quiet, unit="recordings",
+    bar = Progress(len(srcs), f"{len(srcs)} recordings -> {name_of(dst)}", enabled=not quiet, unit="recordings",
                    rate=True)
     try:
         with cli_engine(workers, dask, quiet) as engine:
@@ -57,5 +59,7 @@ def convert_many(srcs, dst, dst_format, T, by, dtype, sensor_size, workers, dask
         bar.close()
     if not quiet:
         seconds = time.monotonic() - start
-        click.echo(f"{len(srcs):,} recordings -> {dst} in {seconds:.2f} s "
-                   f"({len(srcs) / max(seconds, 1e-9):,.1f} recordings/s)")
+        converted = len(srcs) - bar.earlier
+        click.echo(f"{len(srcs):,} recordings -> {shown(dst)} in {seconds:.2f} s "
+                   f"({converted / max(seconds, 1e-9):,.1f} recordings/s"
+                   f"{f', {bar.earlier:,} converted before' if bar.earlier else ''})")

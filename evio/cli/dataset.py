@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._app import Progress, cli_engine, job_options, refuse_existing
+from ._app import PathOrURL, Progress, cli_engine, job_options, name_of, refuse_existing, shown
 
 #: command-line name -> class name in evio.datasets
 DATASETS = {"asldvs": "ASLDVS", "cifar10dvs": "CIFAR10DVS", "dvs128gesture": "DVS128Gesture",
@@ -22,7 +22,7 @@ def dataset():
 @dataset.command()
 @click.argument("name", type=click.Choice(sorted(DATASETS)))
 @click.argument("root", type=click.Path(path_type=Path))
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("out", type=PathOrURL())
 @click.option("--frames", "T", type=click.IntRange(min=1), default=8, show_default=True,
               help="Frames (time steps) per sample.")
 @click.option("--by", type=click.Choice(["count", "time", "dense"]), default="count", show_default=True,
@@ -47,7 +47,8 @@ def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orien
     """Integrate every sample of dataset NAME under ROOT into frames [T, 2, H, W] and write them,
     with labels and sample names, to the zarr frame store OUT (read it with
     evio.datasets.PreparedFrames). OUT appears only when complete; a killed or failed run leaves its
-    finished tasks in .OUT.evio-job, and the same command with --resume finishes the job."""
+    finished tasks in .OUT.evio-job, and the same command with --resume finishes the job. OUT may
+    be a URL (s3://bucket/train.zarr; endpoint and credentials from the environment)."""
     from .. import datasets
 
     if not force:
@@ -70,7 +71,7 @@ def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orien
         options["label_order"] = label_order
     ds = getattr(datasets, DATASETS[name])(root, **options)
     start = time.monotonic()
-    bar = Progress(len(ds), f"{name} -> {out.name}", enabled=not quiet, unit="samples", rate=True)
+    bar = Progress(len(ds), f"{name} -> {name_of(out)}", enabled=not quiet, unit="samples", rate=True)
     try:
         with cli_engine(workers, dask, quiet) as engine:
             datasets.prepare(ds, out, engine=engine, resume=resume, overwrite=force, progress=bar)
@@ -78,4 +79,4 @@ def prepare(name, root, out, T, by, convention, dtype, allow_empty, split, orien
         bar.close()
     if not quiet:
         seconds = time.monotonic() - start
-        click.echo(f"{root} -> {out}: {len(ds):,} samples ({ds.split}) in {seconds:.2f} s")
+        click.echo(f"{root} -> {shown(out)}: {len(ds):,} samples ({ds.split}) in {seconds:.2f} s")

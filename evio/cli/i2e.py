@@ -11,12 +11,12 @@ import click
 from ..image.folder import i2e_folder
 from ..image.i2e import PRESETS
 from ..image.resize import INTERPOLATIONS, KERNELS
-from ._app import Progress, cli_engine, job_options
+from ._app import PathOrURL, Progress, cli_engine, job_options, name_of, shown
 
 
 @click.command("i2e")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("dst", type=PathOrURL())
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), help="Published I2E config: size and ratio.")
 @click.option("--ratio", type=float,
               help="Threshold as a fraction of each image's V range (default: preset's, else 0.07).")
@@ -44,13 +44,21 @@ def i2e_command(src, dst, preset, ratio, sensor_size, interpolation, resize_kern
     Each task writes one shard (or one shard file of at most 256 samples of a zarr store), on
     --workers local processes or on Dask (--dask); a killed or failed run leaves its finished
     shards in .DST.evio-job beside DST, and the same command with --resume finishes the job.
+    DST may be a URL (s3://bucket/out): the job's parts go to a prefix beside it (endpoint and
+    credentials from the environment, e.g. FSSPEC_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID).
     """
     start = time.monotonic()
-    bar = Progress(None, f"{src.name} -> {dst.name}", enabled=not quiet, unit="images", rate=True)
+    bar = Progress(None, f"{src.name} -> {name_of(dst)}", enabled=not quiet, unit="images", rate=True)
 
     def progress(n: int, total: int) -> None:
         bar.total = total
         bar(n)
+
+    def resumed(n: int, total: int) -> None:
+        bar.total = total
+        bar.resumed(n)
+
+    progress.resumed = resumed
 
     try:
         with cli_engine(workers, dask, quiet) as engine:
@@ -65,6 +73,9 @@ def i2e_command(src, dst, preset, ratio, sensor_size, interpolation, resize_kern
         rates, done = result.event_rates, len(result.event_rates)
         mean = float(rates.mean()) if done else math.nan
         std = float(rates.std()) if done else math.nan
-        click.echo(f"{src} -> {dst}: {done:,} samples in {seconds:.2f} s ({done / max(seconds, 1e-9):,.0f} images/s); "
+        converted = done - bar.earlier
+        click.echo(f"{src} -> {shown(dst)}: {done:,} samples in {seconds:.2f} s "
+                   f"({converted / max(seconds, 1e-9):,.0f} images/s"
+                   f"{f', {bar.earlier:,} converted before' if bar.earlier else ''}); "
                    f"event rate mean {100 * mean:.2f} %, std {100 * std:.2f} % "
                    f"(ratio {result.ratio:g}, config {result.config_name})")

@@ -33,7 +33,7 @@ import numpy as np
 from .._atomic import AtomicDestination
 from ..errors import FormatError
 from ..events import EVENT_DTYPE
-from ..formats._zarr import compressors, settle_writes, zarr_module
+from ..formats._zarr import compressors, settle_writes, writing_empty_chunks, zarr_module
 from ..formats.sample_store import FRAMES_LAYOUT
 
 
@@ -328,7 +328,7 @@ def create_frame_store(path, dataset: NeuromorphicDataset, *, complete: bool) ->
 
 def _init_store(path, dataset, shape, dtype, complete):
     zarr = zarr_module()
-    root = zarr.open_group(store=str(path), mode="w", zarr_format=3)
+    root = zarr.open_group(store=str(path) if isinstance(path, (str, Path)) else path, mode="w", zarr_format=3)
     n = len(dataset)
     root.create_array("frames", shape=(n, *shape), chunks=(1, *shape), dtype=dtype, fill_value=0,
                       compressors=compressors("blosc-zstd", 3), chunk_key_encoding={"name": "default", "separator": "."},
@@ -430,12 +430,12 @@ SAMPLES_PER_TASK = 16
 def _prepare_task(dataset, index: int, task, work: Path):
     """Job task: integrate samples ``task = (start, stop)`` and write their chunk files into the
     store being built in the job's working folder."""
-    array = zarr_module().open_array(store=str(work / "store" / "frames"), mode="r+", zarr_format=3)
-    array = array.with_config({"write_empty_chunks": True})
     files = []
-    for i in range(*task):
-        _write_sample(array, i, sample_frames(dataset, i))
-        files.append(f"store/frames/c.{i}" + ".0" * (len(array.shape) - 1))
+    with writing_empty_chunks():
+        array = zarr_module().open_array(store=str(work / "store" / "frames"), mode="r+", zarr_format=3)
+        for i in range(*task):
+            _write_sample(array, i, sample_frames(dataset, i))
+            files.append(f"store/frames/c.{i}" + ".0" * (len(array.shape) - 1))
     return files, None
 
 
@@ -447,7 +447,7 @@ def _write_sample(array, index: int, frames: np.ndarray) -> None:
 
 
 def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, engine=None, resume: bool = False,
-            overwrite: bool = True, progress=None) -> Path:
+            overwrite: bool = True, progress=None, storage_options: dict | None = None):
     """Integrate every sample of ``dataset`` (made with ``frames=``) into a complete frame store at
     ``path``: a resumable job (:mod:`evio.jobs`) of ``SAMPLES_PER_TASK`` samples per task on
     ``engine`` (default ``workers`` local processes, 1: this process; ``"local"``, a Dask scheduler
@@ -455,17 +455,27 @@ def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, engine=None
     writes the same bytes. ``progress(n)`` is called as samples are done. The store appears at
     ``path`` only when every sample is in it, replacing what is there (``overwrite=False``:
     ``FileExistsError`` instead). A failed or killed run leaves its finished tasks in
-    ``.<path>.evio-job``: the same call with ``resume=True`` finishes the job."""
-    from ..jobs import Job
+    ``.<path>.evio-job``: the same call with ``resume=True`` finishes the job. Samples an earlier run
+    did are reported through ``progress.resumed(n)`` when ``progress`` has that method.
+
+    ``path`` may be a URL (``s3://bucket/train.zarr``; ``storage_options`` for its file system): the
+    job's working folder is then a prefix beside it, which every worker writes its chunks to."""
+    from .._fs import check_destination, is_remote, local_path
+    from ..jobs import Job, Location
 
     if dataset.frame_options is None:
         raise ValueError("prepare needs a dataset made with frames=dict(T=..., by=...)")
     if len(dataset) == 0:
         raise ValueError(f"{type(dataset).__name__}: no samples to prepare")
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", str(path))
-    dest = AtomicDestination(path)
+    path = local_path(path)
+    if is_remote(path):
+        check_destination(path, storage_options)
+    else:
+        path = Path(path)
+        AtomicDestination(path)   # refuses a folder evio did not write
+    out = Location(path, storage_options)
+    if not overwrite and out.exists():
+        raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", str(out))
     n = len(dataset)
     tasks = [(a, min(a + SAMPLES_PER_TASK, n)) for a in range(0, n, SAMPLES_PER_TASK)]
     digest = hashlib.sha256(json.dumps([list(map(str, dataset.names)), list(map(int, dataset.targets))]).encode())
@@ -474,17 +484,20 @@ def prepare(dataset: NeuromorphicDataset, path, *, workers: int = 2, engine=None
     clean = dataset.__class__.__new__(dataset.__class__)
     clean.__dict__.update(dataset.__getstate__())
     clean.cache = None
-    with Job(path, fingerprint, resume=resume, overwrite=overwrite) as job:
-        dest.tmp = job.path / "store"
+
+    def on_done(index: int, _) -> None:
+        progress(tasks[index][1] - tasks[index][0])
+
+    def on_resumed(index: int, _) -> None:
+        getattr(progress, "resumed", progress)(tasks[index][1] - tasks[index][0])
+
+    with Job(path, fingerprint, resume=resume, overwrite=overwrite, storage_options=storage_options) as job:
         if not job.started:
             first = sample_frames(dataset, 0)
-            _init_store(dest.tmp, dataset, first.shape, first.dtype, complete=False)
-        job.run(_prepare_task, clean, tasks, engine=engine, workers=workers,
-                on_done=None if progress is None else lambda index, _: progress(tasks[index][1] - tasks[index][0]))
-        if job.resumed:   # zarr's temporary files of a killed run
-            for leftover in dest.tmp.rglob("*.partial"):
-                leftover.unlink()
-        root = zarr_module().open_group(store=str(dest.tmp), mode="r+", zarr_format=3)
+            _init_store(job.folder.zarr_store("store"), dataset, first.shape, first.dtype, complete=False)
+        job.run(_prepare_task, clean, tasks, engine=engine, workers=workers, shared=["store/frames/zarr.json"],
+                on_done=None if progress is None else on_done, on_resumed=None if progress is None else on_resumed)
+        root = zarr_module().open_group(store=job.folder.zarr_store("store"), mode="r+", zarr_format=3)
         root.attrs["complete"] = True
-        dest.commit()
+        job.place("store", path)
     return path

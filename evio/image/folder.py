@@ -3,8 +3,8 @@ converted in worker processes: what ``evio i2e SRC DST`` runs."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +17,14 @@ from .._atomic import AtomicDestination
 from .._npy import u8_payload
 from ..errors import FormatError
 from ..events import check_sensor_size
-from ..formats._zarr import compressors, zarr_module
+from ..formats._zarr import compressors, writing_empty_chunks, zarr_module
 from ..formats.base import clean_meta
 from ..formats.parquet import SHARD_BYTES, SPLIT_RE, ShardFile, pyarrow
 from ..formats.sample_store import LAYOUT as SAMPLES_LAYOUT
 from ..formats.sample_store import MAX_SHARD_SAMPLES, TABLE_CHUNK
 from ..formats.sample_store import SHARD_BYTES as STORE_SHARD_BYTES
-from ..jobs import Job, inputs_digest, write_part
+from .._fs import check_destination, is_remote, local_path, name_of
+from ..jobs import Job, Location, inputs_digest, write_part
 from .i2e import DEFAULT_RATIO, PRESETS, i2e
 from .resize import preprocess
 
@@ -37,8 +38,8 @@ CHUNK = 256
 class FolderConversion(NamedTuple):
     """What :func:`i2e_folder` wrote."""
 
-    #: The shard files, or ``[dst]`` for a zarr sample store.
-    paths: list[Path]
+    #: The shard files, or ``[dst]`` for a zarr sample store (URLs for a URL destination).
+    paths: list
     #: float64 ``[N]``: the fraction of elements set (events) in each sample, in sample order.
     event_rates: np.ndarray
     #: The threshold ratio used (the preset's when none was given).
@@ -51,7 +52,8 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
                interpolation: str = "bicubic", kernel: str = "torchvision", axes: str = "auto",
                config_name: str | None = None, split: str = "train", workers: int = 1, engine=None,
                resume: bool = False, images_per_task: int = CHUNK, rows_per_shard: int | None = None,
-               overwrite: bool = True, progress: Callable[[int, int], None] | None = None) -> FolderConversion:
+               overwrite: bool = True, progress: Callable[[int, int], None] | None = None,
+               storage_options: dict | None = None) -> FolderConversion:
     """Convert images to I2E samples: a resumable job (:mod:`evio.jobs`) whose tasks each write one
     part of the output (a parquet shard, or one shard of ``images_per_task`` samples of a zarr store),
     run on ``engine`` (default: ``workers`` local processes; 1: none; ``"local"``, a Dask scheduler
@@ -67,7 +69,11 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
     with ``resume=True`` finishes the job (``overwrite=True`` without ``resume`` starts over).
     ``ratio``, ``preset``, ``sensor_size`` (``(W, H)`` in pixels, an int for a square; default the
     preset's, else no resize), ``interpolation`` and ``kernel`` as :func:`evio.i2e` and
-    :func:`evio.i2e.preprocess`. ``progress(n, total)`` is called after each ``n`` samples converted.
+    :func:`evio.i2e.preprocess`. ``progress(n, total)`` is called after each ``n`` samples converted
+    (samples an earlier run converted: ``progress.resumed(n, total)`` when it has that method).
+
+    ``dst`` may be a URL (``s3://bucket/out``; ``storage_options`` for its file system): the job's
+    working folder is then a prefix beside it, which every worker writes its parts to.
     """
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
@@ -75,7 +81,11 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
         raise ValueError(f"images_per_task must be >= 1, got {images_per_task}")
     if rows_per_shard is not None and int(rows_per_shard) < 1:
         raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
-    src, dst = Path(src), Path(dst)
+    src = Path(src)
+    dst = local_path(dst)
+    remote = is_remote(dst)
+    if not remote:
+        dst = Path(dst)
     if sensor_size is None and preset is not None:
         sensor_size = PRESETS[preset]["sensor_size"]
     if sensor_size is not None:
@@ -87,9 +97,11 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
     options = (None if sensor_size is None else tuple(sensor_size), float(ratio), interpolation, kernel, axes)
     if not src.exists():
         raise FileNotFoundError(f"no such file or folder: {src}")
-    shards = dst.suffix.lower() != ".zarr"
+    shards = not (name_of(dst) if remote else dst.name).lower().endswith(".zarr")
+    if remote and not (shards and Location(dst, storage_options).exists()):
+        check_destination(dst, storage_options)   # a store evio wrote, or nothing in a bucket that exists
     if not overwrite:
-        _refuse_existing(dst, shards, config_name, split)
+        _refuse_existing(dst, shards, config_name, split, storage_options)
     if src.is_dir():
         paths, labels, class_names = _scan_folder(src)
         items, source, inputs = [str(p) for p in paths], None, paths
@@ -104,7 +116,7 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
     else:
         raise FormatError(f"{src}: src must be an image folder (ImageFolder layout) or a .npy/.npz array")
     if shards:
-        parent = dst.parent if str(dst.parent) else Path(".")
+        parent = Path(".") if remote or not str(dst.parent) else dst.parent
         if not parent.is_dir():
             raise FileNotFoundError(f"destination folder does not exist: {parent}")
         pyarrow()
@@ -112,8 +124,8 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
             raise ValueError(f"config_name must be a plain folder name, got {config_name!r}")
         if not SPLIT_RE.fullmatch(str(split)):
             raise ValueError(f"split must be letters, digits, '_' or '.', got {split!r}")
-    else:
-        dest = AtomicDestination(dst)
+    elif not remote:
+        AtomicDestination(dst)   # refuses a folder evio did not write
     if not file_paths:
         raise FormatError(f"{src}: no images to convert")
     probe = _convert_chunk((first, *options))[0]
@@ -140,28 +152,29 @@ def i2e_folder(src, dst, ratio: float | None = None, *, preset: str | None = Non
         if progress is not None:
             progress(bounds[index][1] - bounds[index][0], n)
 
-    with Job(dst, fingerprint, resume=resume, overwrite=overwrite) as job:
-        (job.path / "parts").mkdir(exist_ok=True)
-        store = job.path / "store"
+    def on_resumed(index: int, result) -> None:
+        if progress is not None:
+            getattr(progress, "resumed", progress)(bounds[index][1] - bounds[index][0], n)
+
+    with Job(dst, fingerprint, resume=resume, overwrite=overwrite, storage_options=storage_options) as job:
         if not shards and not job.started:
-            _create_sample_store(store, n, shape, labels, file_paths, step)
+            _create_sample_store(job.folder.zarr_store("store"), n, shape, labels, file_paths, step)
         try:
             results = job.run(_i2e_task, (source, options, list(shape), layout), tasks, engine=engine,
-                              workers=workers, on_done=on_done)
+                              workers=workers, on_done=on_done, on_resumed=on_resumed,
+                              shared=[] if shards else ["store/dense/zarr.json"])
         finally:
             _ARRAY.clear()
-        rates = [np.load(job.path / _rates_name(k), allow_pickle=False) for k in range(len(tasks))]
+        rates = [np.load(io.BytesIO(job.folder.read_bytes(_rates_name(k))), allow_pickle=False)
+                 for k in range(len(tasks))]
         if shards:
-            written = _place_shards(job.path, dst, config_name, split, len(tasks))
+            written = _place_shards(job, dst, config_name, split, len(tasks), storage_options)
         else:
-            if job.resumed:   # zarr's temporary files of a killed run
-                for leftover in store.rglob("*.partial"):
-                    leftover.unlink()
             if class_names is not None:
                 meta["class_names"] = class_names
-            _finish_sample_store(store, n, sum(r for r in results), shape, meta, config_name, split)
-            dest.tmp = store
-            dest.commit()
+            _finish_sample_store(job.folder.zarr_store("store"), n, sum(r for r in results), shape, meta,
+                                 config_name, split)
+            job.place("store", dst)
             written = [dst]
     return FolderConversion(written, np.concatenate(rates) if rates else np.zeros(0), float(ratio), config_name)
 
@@ -216,9 +229,9 @@ def _i2e_task(context, index: int, task, work: Path):
         write_part(work / name, write_shard)
         files.append(name)
     else:
-        dense = zarr_module().open_array(store=str(work / "store" / "dense"), mode="r+", zarr_format=3)
-        dense = dense.with_config({"write_empty_chunks": True})
-        dense[a:b] = packbits.loads(cells, dtype=bool)
+        with writing_empty_chunks():
+            dense = zarr_module().open_array(store=str(work / "store" / "dense"), mode="r+", zarr_format=3)
+            dense[a:b] = packbits.loads(cells, dtype=bool)
         files.append(f"store/dense/c/{a // layout['per_shard']}/0/0/0/0")
     return files, int(counts.sum())
 
@@ -228,25 +241,34 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array, allow_pickle=False)
 
 
-def _place_shards(work: Path, dst: Path, config_name: str, split: str, count: int) -> list[Path]:
+def _place_shards(job: Job, dst, config_name: str, split: str, count: int, storage_options=None) -> list:
     """Move the finished shards to ``dst/<config_name>/`` and remove the split's other shards."""
-    folder = dst / config_name
-    folder.mkdir(parents=True, exist_ok=True)
-    final = [folder / _shard_name(split, k, count) for k in range(count)]
-    for k, path in enumerate(final):
-        os.replace(work / "parts" / _shard_name(split, k, count), path)
-    keep = set(final)
-    for old in folder.glob(f"{split}-*-of-*.parquet"):
-        if old not in keep and re.fullmatch(rf"{re.escape(split)}-\d+-of-\d+\.parquet", old.name):
-            old.unlink()
-    return final
+    folder = Location(dst, storage_options)
+    if folder.local:
+        (folder.root / config_name).mkdir(parents=True, exist_ok=True)
+    names = [f"{config_name}/{_shard_name(split, k, count)}" for k in range(count)]
+    for k, name in enumerate(names):
+        job.place(f"parts/{_shard_name(split, k, count)}", folder.url_of(name))
+    for old in _split_shards(folder, config_name, split):
+        if old not in names:
+            folder.remove(old)
+    return [folder.url_of(name) for name in names]
+
+
+def _split_shards(folder: Location, config_name: str, split: str) -> list[str]:
+    """The shards of ``split`` in ``folder/<config_name>/``, relative to ``folder``."""
+    if not folder.is_dir(config_name):
+        return []
+    pattern = re.compile(rf"{re.escape(split)}-\d+-of-\d+\.parquet")
+    return [f"{config_name}/{name}" for name in folder.files(config_name)
+            if "/" not in name and pattern.fullmatch(name)]
 
 
 def _create_sample_store(path: Path, n: int, shape, labels: np.ndarray, file_paths: list[str], per_shard: int) -> None:
     """An empty zarr sample store (see :mod:`evio.formats.sample_store`) for ``n`` samples of ``shape``,
     ``per_shard`` samples per shard file, with its labels and file paths."""
     zarr = zarr_module()
-    root = zarr.open_group(store=str(path), mode="w", zarr_format=3)
+    root = zarr.open_group(store=_store(path), mode="w", zarr_format=3)
     codec = compressors("default", None)
     root.create_array("dense", shape=(n, *shape), dtype=bool, chunks=(1, *shape), fill_value=False,
                       shards=(per_shard, *shape), compressors=codec, config={"write_empty_chunks": True})
@@ -259,13 +281,18 @@ def _create_sample_store(path: Path, n: int, shape, labels: np.ndarray, file_pat
         names[:] = np.array(file_paths, dtype=object).astype(str)
 
 
+def _store(path):
+    """A zarr store argument: a local path as a string, a store object as it is."""
+    return str(path) if isinstance(path, (str, Path)) else path
+
+
 def _finish_sample_store(path: Path, n: int, event_count: int, shape, meta: dict, config: str, split: str) -> None:
     """Write the root attributes of a sample store whose samples are all written."""
     T, C, H, W = (int(v) for v in shape)
     meta = clean_meta({**meta, "time_unit": "timestep"})
     meta.update({"config": config, "split": split, "T": T, "C": C, "H": H, "W": W, "sensor_size": [W, H]})
     meta.setdefault("channels", "on_off")
-    root = zarr_module().open_group(store=str(path), mode="r+", zarr_format=3)
+    root = zarr_module().open_group(store=_store(path), mode="r+", zarr_format=3)
     root.attrs.update({"evio_layout": SAMPLES_LAYOUT, "sample_count": n, "event_count": int(event_count),
                        "config": config, "split": split, "channels": "on_off", "T": T, "C": C, "H": H, "W": W,
                        "sensor_size": [W, H], "time_unit": "timestep", "evio_meta": json.dumps(meta)})
@@ -316,16 +343,16 @@ def _load_array(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
-def _refuse_existing(dst: Path, shards: bool, config_name: str, split: str) -> None:
+def _refuse_existing(dst, shards: bool, config_name: str, split: str, storage_options=None) -> None:
+    folder = Location(dst, storage_options)
     if not shards:
-        if dst.exists():
-            raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", str(dst))
+        if folder.exists():
+            raise FileExistsError(17, "destination exists (pass overwrite=True to replace it)", str(folder))
         return
-    folder = dst / config_name
-    existing = sorted(folder.glob(f"{split}-*-of-*.parquet")) if folder.is_dir() else []
+    existing = _split_shards(folder, config_name, split)
     if existing:
         raise FileExistsError(17, "destination shards exist (pass overwrite=True to replace the split)",
-                              str(existing[0]))
+                              f"{folder}/{existing[0]}")
 
 
 def _convert_chunk(job) -> list[bytes]:

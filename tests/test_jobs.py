@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +288,10 @@ def test_sigkill_then_resume_is_identical(crops, reference, tmp_path):
     recorded = sorted(json.loads(manifest.read_text())["done"].items())
     damaged = work_folder(dst) / next(iter(recorded[1][1]["files"]))
     damaged.write_bytes(damaged.read_bytes()[:-100])     # a recorded part that is no longer what was written
-    i2e_folder(crops, dst, RATIO, engine=2, **JOB, resume=True)
+    with warnings.catch_warnings(record=True) as caught:     # the killed run's scratch folder, if a task was on
+        warnings.simplefilter("always")
+        i2e_folder(crops, dst, RATIO, engine=2, **JOB, resume=True)
+    assert all("that was killed" in str(w.message) for w in caught), [str(w.message) for w in caught]
     assert tree_bytes(dst) == reference["shards"]
     assert not work_folder(dst).exists()
 

@@ -254,6 +254,9 @@ def test_download_of_a_remote_file_is_removed_after_reading(monkeypatch, tmp_pat
     assert len(evio.read(url)) == 100
     evio.convert(url, tmp_path / "out.zarr")
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+    with evio.open(url) as reader:
+        assert len(reader.read()) == 100 and len(list(tmp_path.iterdir())) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]       # removed on leaving the block
 
 
 def test_store_upload_copies_the_root_metadata_last(monkeypatch):

@@ -147,6 +147,9 @@ class EventReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+        download = self.__dict__.get("_download")    # the temporary copy behind a reader of a URL
+        if download is not None:
+            download.remove()
 
     def __repr__(self) -> str:
         n = "?" if self.count is None else self.count

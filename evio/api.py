@@ -72,13 +72,6 @@ def _event_store_url(url: str, storage_options) -> bool:
     return is_event_store_url(url, storage_options)
 
 
-def _release(reader) -> None:
-    """Remove the temporary download behind a closed reader of a URL, if any."""
-    download = reader.__dict__.get("_download")
-    if download is not None:
-        download.remove()
-
-
 def _construct(cls, name: str, role: str, path, options: dict):
     try:
         return cls(path, **options)
@@ -92,12 +85,8 @@ def _construct(cls, name: str, role: str, path, options: dict):
 def read(path: str | os.PathLike, *, format: str | None = None, **options) -> np.ndarray:
     """All events of a file as one ``EVENT_DTYPE`` array ``[N]`` (``t`` in the file's ``time_unit``: µs for
     camera data); ``format`` and ``options`` as :func:`open`."""
-    reader = open(path, "r", format=format, **options)
-    try:
-        with reader:
-            return reader.read()
-    finally:
-        _release(reader)
+    with open(path, "r", format=format, **options) as reader:
+        return reader.read()
 
 
 def write(path: str | os.PathLike, events, sensor_size=None, *, format: str | None = None,
@@ -214,17 +203,13 @@ def info(path: str | os.PathLike, *, format: str | None = None, **options) -> di
     """
     path = _fs.local_path(path)
     if _fs.is_remote(path):
-        reader = open(path, "r", format=format, **options)
-        try:
-            with reader:
-                download = reader.__dict__.get("_download")
-                out = _reader_info(download.path if download else path, reader)
-                if download is None:
-                    out["size_bytes"] = _fs.size(path, options.get("storage_options"))
-                out["path"] = _fs.redact(path)
-                return out
-        finally:
-            _release(reader)
+        with open(path, "r", format=format, **options) as reader:
+            download = reader.__dict__.get("_download")
+            out = _reader_info(download.path if download else path, reader)
+            if download is None:
+                out["size_bytes"] = _fs.size(path, options.get("storage_options"))
+            out["path"] = _fs.redact(path)
+            return out
     if format is None and Path(path).is_dir():
         from .formats.sample_store import frame_store_info, is_frame_store
 

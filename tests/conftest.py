@@ -60,3 +60,23 @@ def random_events(n, seed=0, sensor=(1280, 720), sorted_t=True, t0=1_000_000, ra
 @pytest.fixture
 def fixtures_dir():
     return FIXTURES
+
+
+def tree_bytes(path: Path) -> dict:
+    """``{relative path: bytes}`` of every file under ``path``."""
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def photo_crops(path: Path, n: int, seed: int = 15) -> Path:
+    """``n`` 32 x 32 RGB crops of the fixture photos, with labels ``k % 10``, saved as the .npz ``path``."""
+    from PIL import Image
+
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((FIXTURES / "images").glob("*.png"))]
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        photo = photos[k % len(photos)]
+        y, x = rng.integers(0, photo.shape[0] - 32), rng.integers(0, photo.shape[1] - 32)
+        out.append(photo[y:y + 32, x:x + 32])
+    np.savez(path, images=np.stack(out), labels=np.arange(n) % 10)
+    return path

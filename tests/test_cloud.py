@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,66 +15,12 @@ from evio import _fs
 from conftest import random_events
 
 s3fs = pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.moto_server.threaded_moto_server")
+pytest.importorskip("moto.moto_server.threaded_moto_server")
 pytest.importorskip("flask")  # moto's server mode
 
+from _s3 import loopback_only, s3, s3_server  # noqa: E402, F401  (fixtures)
+
 EVIO = [sys.executable, "-m", "evio.cli"]
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-_OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "evio-test-key", "AWS_SECRET_ACCESS_KEY": "evio-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_PROXY": "*", "no_proxy": "*",
-}
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    """A moto S3 server on 127.0.0.1 (a free port), with dummy credentials and no proxies in the
-    environment; yields the endpoint URL and stops the server afterwards."""
-    saved = dict(os.environ)
-    for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-                "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
-    os.environ.update(_OFFLINE_ENV)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Any connection to an address other than loopback fails the test."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def check(address):
-        if isinstance(address, tuple) and address[0] not in _LOOPBACK:
-            raise AssertionError(f"connection outside loopback: {address}")
-
-    def connect(self, address):
-        check(address)
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        check(address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-
-
-@pytest.fixture
-def s3(s3_server):
-    """``(bucket URL, storage_options)`` of a fresh bucket."""
-    options = {"endpoint_url": s3_server}
-    bucket = f"evio-{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(**options).mkdir(bucket)
-    return f"s3://{bucket}", options
 
 
 def keys(url, options):
@@ -257,6 +202,10 @@ def test_download_of_a_remote_file_is_removed_after_reading(monkeypatch, tmp_pat
     with evio.open(url) as reader:
         assert len(reader.read()) == 100 and len(list(tmp_path.iterdir())) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]       # removed on leaving the block
+    reader = evio.open(url)
+    assert len(reader.read()) == 100 and len(list(tmp_path.iterdir())) == 2
+    reader.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]       # and by close()
 
 
 def test_store_upload_copies_the_root_metadata_last(monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, photo_crops, tree_bytes
 
 import evio
 from evio import cli
@@ -37,26 +37,10 @@ def run(*args):
     return CliRunner().invoke(cli.main, [*map(str, args)])
 
 
-def tree_bytes(path: Path) -> dict:
-    """``{relative path: bytes}`` of every file under ``path``."""
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="module")
 def crops(tmp_path_factory) -> Path:
     """``N_IMAGES`` 32 x 32 RGB crops of the fixture photos, with labels, as an .npz."""
-    from PIL import Image
-
-    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((FIXTURES / "images").glob("*.png"))]
-    rng = np.random.default_rng(15)
-    out = []
-    for k in range(N_IMAGES):
-        photo = photos[k % len(photos)]
-        y, x = rng.integers(0, photo.shape[0] - 32), rng.integers(0, photo.shape[1] - 32)
-        out.append(photo[y:y + 32, x:x + 32])
-    path = tmp_path_factory.mktemp("crops") / "crops.npz"
-    np.savez(path, images=np.stack(out), labels=np.arange(N_IMAGES) % 10)
-    return path
+    return photo_crops(tmp_path_factory.mktemp("crops") / "crops.npz", N_IMAGES)
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ overwrite rules, and a resumed run's throughput."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, photo_crops, tree_bytes
 
 import evio
 from evio import cli
@@ -23,62 +21,16 @@ from evio.image.folder import i2e_folder
 from evio.jobs import MANIFEST, work_folder
 
 s3fs = pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.moto_server.threaded_moto_server")
+pytest.importorskip("moto.moto_server.threaded_moto_server")
 pytest.importorskip("flask")  # moto's server mode
 pytest.importorskip("PIL")
 pytest.importorskip("pyarrow")
 
+from _s3 import loopback_only, s3, s3_server  # noqa: E402, F401  (fixtures)
+
 N_IMAGES, PER_TASK, RATIO = 256, 32, 0.1
 TASKS = N_IMAGES // PER_TASK
 JOB = {"images_per_task": PER_TASK, "rows_per_shard": PER_TASK}
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-_OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "evio-test-key", "AWS_SECRET_ACCESS_KEY": "evio-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_PROXY": "*", "no_proxy": "*",
-}
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    """A moto S3 server on 127.0.0.1 (a free port), with dummy credentials and no proxies in the
-    environment (worker processes inherit it); yields the endpoint URL."""
-    saved = dict(os.environ)
-    for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-                "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
-    os.environ.update(_OFFLINE_ENV)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Any connection from this process to an address other than loopback fails the test."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        if isinstance(address, tuple) and address[0] not in _LOOPBACK:
-            raise AssertionError(f"connection outside loopback: {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture
-def s3(s3_server):
-    """``(bucket URL, storage_options)`` of a fresh bucket."""
-    options = {"endpoint_url": s3_server}
-    bucket = f"evio-{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem(**options).mkdir(bucket)
-    return f"s3://{bucket}", options
 
 
 def objects(url: str, options: dict) -> dict:
@@ -89,10 +41,6 @@ def objects(url: str, options: dict) -> dict:
     return {key[len(root) + 1:]: fs.cat_file(key) for key in sorted(fs.find(root))}
 
 
-def tree_bytes(path: Path) -> dict:
-    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
-
-
 def job_prefixes(bucket: str, options: dict) -> list:
     return [key for key in objects(bucket, options) if ".evio-job" in key]
 
@@ -100,18 +48,7 @@ def job_prefixes(bucket: str, options: dict) -> list:
 @pytest.fixture(scope="module")
 def crops(tmp_path_factory) -> Path:
     """``N_IMAGES`` 32 x 32 RGB crops of the fixture photos, with labels, as an .npz."""
-    from PIL import Image
-
-    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((FIXTURES / "images").glob("*.png"))]
-    rng = np.random.default_rng(15)
-    out = []
-    for k in range(N_IMAGES):
-        photo = photos[k % len(photos)]
-        y, x = rng.integers(0, photo.shape[0] - 32), rng.integers(0, photo.shape[1] - 32)
-        out.append(photo[y:y + 32, x:x + 32])
-    path = tmp_path_factory.mktemp("crops") / "crops.npz"
-    np.savez(path, images=np.stack(out), labels=np.arange(N_IMAGES) % 10)
-    return path
+    return photo_crops(tmp_path_factory.mktemp("crops") / "crops.npz", N_IMAGES)
 
 
 @pytest.fixture(scope="module")

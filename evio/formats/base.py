@@ -140,20 +140,43 @@ class EventReader:
         return {}
 
     def close(self) -> None:
-        pass
+        _remove_download(self)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("close")
+        if own is not None:
+            cls.close = _removing_download(own)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-        download = self.__dict__.get("_download")    # the temporary copy behind a reader of a URL
-        if download is not None:
-            download.remove()
 
     def __repr__(self) -> str:
         n = "?" if self.count is None else self.count
         return f"<{type(self).__name__} {str(self.path)!r} events={n} sensor_size={self.sensor_size}>"
+
+
+def _remove_download(reader: EventReader) -> None:
+    """Remove the temporary copy behind a reader of a URL, if any."""
+    download = reader.__dict__.get("_download")
+    if download is not None:
+        download.remove()
+
+
+def _removing_download(close):
+    """``close`` of a reader subclass, made to remove the reader's temporary download afterwards."""
+
+    @functools.wraps(close)
+    def closing(self) -> None:
+        try:
+            close(self)
+        finally:
+            _remove_download(self)
+
+    return closing
 
 
 class AtomicWriter:
